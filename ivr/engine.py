@@ -1,0 +1,486 @@
+"""The conversation engine: what the line says next, and nothing else.
+
+Pure functions of (script, where the caller is, what they did, the time) that
+return what to say and where the caller is now. No HTTP, TwiML, Redis or
+environment here: the web edges turn requests into these inputs and replies into
+TwiML, and the command line drives the same functions in a terminal.
+
+A call's place (:class:`Call`) is small enough to travel in the URL of the next
+webhook, which Twilio signs, so a call keeps working from the request alone when
+the session store is down, and a replayed webhook gives the same answer instead
+of moving the caller on twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from rapidfuzz import fuzz, process
+
+from .hours import spoken_when, written_when
+from .script import Language, Script, Topic, words_of
+
+# Where a caller can be.
+LANGUAGE = "lang"
+MENU = "menu"
+TOPIC = "topic"
+DIAL = "dial"
+AFTER = "after"
+CLOSED = "closed"
+NODES = (LANGUAGE, MENU, TOPIC, DIAL, AFTER, CLOSED)
+
+# Keys that mean the same in every menu.
+HELPLINE_KEY = "0"
+MENU_KEY = "9"
+REPEAT_KEY = "*"
+NEXT_KEYS = ("1", "#")
+
+# How a transfer to the helpline ended (Twilio's DialCallStatus).
+DIAL_OUTCOMES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
+CLOSING_SOON_MINUTES = 15
+
+# Words carriers treat as opting out; the app never replies to them.
+OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"})
+FUZZY_THRESHOLD = 80
+FUZZY_MIN_LENGTH = 4
+_STATE = re.compile(r"^[A-Za-z-]{0,12}\.[a-z]{0,8}\.[a-z0-9_-]{0,40}\.[0-9]{1,2}\.[0-9]{1,2}$")
+
+
+# ---------------------------------------------------------------- voice
+
+
+@dataclass(frozen=True)
+class Call:
+    """Where a caller is in the menus."""
+
+    lang: str = ""
+    node: str = MENU
+    topic: str = ""
+    part: int = 0
+    misses: int = 0
+
+    def encode(self) -> str:
+        """Write the place compactly, for the next webhook's URL."""
+        return f"{self.lang}.{self.node}.{self.topic}.{self.part}.{self.misses}"
+
+    @classmethod
+    def decode(cls, text: str | None) -> Call:
+        """Read a place from a URL; anything unreadable is the main menu."""
+        if not text or not _STATE.match(text):
+            return cls()
+        lang, node, topic, part, misses = text.split(".")
+        if node not in NODES:
+            return cls(lang=lang)
+        return cls(lang, node, topic, int(part), int(misses))
+
+
+@dataclass(frozen=True)
+class Say:
+    """One thing said, in one language."""
+
+    text: str
+    lang: str
+
+
+@dataclass(frozen=True)
+class Gather:
+    """Wait for a key or a few words."""
+
+    hints: tuple[str, ...]
+    timeout: int
+
+
+@dataclass(frozen=True)
+class Dial:
+    """Ring the helpline."""
+
+    number: str
+    timeout: int
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """End the call."""
+
+
+@dataclass(frozen=True)
+class VoiceReply:
+    """What to say, what to do next, and where the caller is then."""
+
+    says: tuple[Say, ...]
+    then: Gather | Dial | Hangup
+    call: Call
+    event: str
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What the caller did: keys pressed, or words said."""
+
+    digits: str = ""
+    speech: str = ""
+
+
+def start_call(script: Script, now: datetime) -> VoiceReply:
+    """Answer a new call: the 999 notice first, then the language choice or the menu."""
+    language = script.default
+    danger = Say(language.voice.danger, language.code)
+    if len(script.languages) > 1:
+        return _language_menu(script, Call(node=LANGUAGE), (danger,))
+    return _render(script, Call(lang=language.code), now, (danger, _say(language, language.voice.welcome)))
+
+
+def answer(script: Script, call: Call, heard: Heard, now: datetime) -> VoiceReply:
+    """Move the caller on from where they are, by what they pressed or said."""
+    language = script.language(call.lang)
+    call = replace(call, lang=language.code)
+    key = _key_for(language, call, heard)
+    if call.node == LANGUAGE:
+        return _choose_language(script, call, key, now)
+    if key == HELPLINE_KEY:
+        return _helpline(script, call, now)
+    if key == MENU_KEY:
+        return _render(script, _at_menu(call), now)
+    move = _move(language, call, key)
+    if move is None:
+        return _miss(script, call, now)
+    return _render(script, replace(move, misses=0), now)
+
+
+def dial_result(script: Script, call: Call, status: str, now: datetime) -> VoiceReply:
+    """Tell the caller how the transfer went, and offer the next step."""
+    language = script.language(call.lang)
+    call = replace(call, lang=language.code, misses=0)
+    if status in ("completed", "answered"):
+        words = script.fill(language.voice.transfer_done, "voice")
+        return VoiceReply((_say(language, words),), Hangup(), call, "transfer:completed")
+    outcome = status if status in DIAL_OUTCOMES else "failed"
+    message = {
+        "busy": language.voice.busy,
+        "no-answer": _no_answer(script, language, now),
+        "canceled": language.voice.canceled,
+    }.get(outcome, language.voice.failed)
+    reply = _render(script, replace(call, node=AFTER), now, (_say(language, message),))
+    return replace(reply, event=f"transfer:{outcome}")
+
+
+def goodbye(script: Script, call: Call) -> VoiceReply:
+    """Give the number and end the call kindly."""
+    language = script.language(call.lang)
+    words = script.fill(language.voice.goodbye, "voice")
+    return VoiceReply((_say(language, words),), Hangup(), call, "goodbye")
+
+
+def _no_answer(script: Script, language: Language, now: datetime) -> str:
+    closes = script.hours.closes_at(now)
+    closing = closes is None or (closes - now).total_seconds() < CLOSING_SOON_MINUTES * 60
+    return language.voice.no_answer_closing if closing else language.voice.no_answer
+
+
+def _say(language: Language, text: str) -> Say:
+    return Say(text, language.code)
+
+
+def _at_menu(call: Call) -> Call:
+    return replace(call, node=MENU, topic="", part=0, misses=0)
+
+
+def _key_for(language: Language, call: Call, heard: Heard) -> str:
+    """Turn what was heard into one key; spoken words stand for the key they name."""
+    digits = heard.digits.strip()
+    if digits:
+        return digits[:1] if len(digits) == 1 else ""
+    if not heard.speech.strip():
+        return ""
+    return _spoken_key(language, call, words_of(heard.speech))
+
+
+def _spoken_key(language: Language, call: Call, words: tuple[str, ...]) -> str:
+    voice = language.voice
+    if _says_any(words, voice.say_helpline):
+        return HELPLINE_KEY
+    for topic in language.topics:
+        if _says_any(words, topic.keywords):
+            return f"topic:{topic.name}"
+    if _says_any(words, voice.say_menu):
+        return MENU_KEY
+    if _says_any(words, voice.say_repeat):
+        return REPEAT_KEY
+    if _says_any(words, voice.say_next):
+        return NEXT_KEYS[0] if call.node == TOPIC else ""
+    return ""
+
+
+def _says_any(words: tuple[str, ...], phrases: list[str] | tuple[str, ...]) -> bool:
+    """Say whether any phrase stands, word for word, among the words."""
+    for phrase in phrases:
+        wanted = words_of(phrase)
+        span = len(wanted)
+        if span and any(words[i : i + span] == wanted for i in range(len(words) - span + 1)):
+            return True
+    return False
+
+
+def _move(language: Language, call: Call, key: str) -> Call | None:
+    """Where a key takes the caller from here, or None if it means nothing here."""
+    if key.startswith("topic:"):
+        return _open_topic(call, language.topic(key.removeprefix("topic:")))
+    if key == REPEAT_KEY:
+        return call
+    if call.node == MENU:
+        return _open_topic(call, language.topic_by_key(key))
+    if call.node == TOPIC and key in NEXT_KEYS:
+        topic = language.topic(call.topic)
+        if topic is None or call.part >= len(topic.voice_parts):
+            return _at_menu(call)
+        return replace(call, part=call.part + 1)
+    return None
+
+
+def _open_topic(call: Call, topic: Topic | None) -> Call | None:
+    if topic is None:
+        return None
+    return replace(call, node=TOPIC, topic=topic.name, part=0)
+
+
+def _miss(script: Script, call: Call, now: datetime) -> VoiceReply:
+    """Say sorry and ask again; after too many misses, give the number and say goodbye."""
+    language = script.language(call.lang)
+    call = replace(call, misses=call.misses + 1)
+    if call.misses >= script.service.voice.max_misses:
+        return goodbye(script, call)
+    sorry = _say(language, language.voice.didnt_get)
+    reply = _render(script, call, now, (sorry,), again=True)
+    return replace(reply, event="reprompt")
+
+
+def _helpline(script: Script, call: Call, now: datetime) -> VoiceReply:
+    """Ring the helpline when it is open; otherwise say when it opens."""
+    if not script.hours.is_open(now):
+        return _render(script, replace(call, node=CLOSED, misses=0), now)
+    language = script.language(call.lang)
+    words = script.fill(language.voice.transfer, "voice")
+    voice = script.service.voice
+    dial = Dial(script.service.helpline.e164, voice.dial_timeout)
+    return VoiceReply((_say(language, words),), dial, replace(call, node=DIAL, misses=0), "transfer")
+
+
+def _render(
+    script: Script, call: Call, now: datetime, before: tuple[Say, ...] = (), again: bool = False
+) -> VoiceReply:
+    """Say what belongs where the caller now is, and wait for their choice."""
+    language = script.language(call.lang)
+    topic = language.topic(call.topic) if call.node == TOPIC else None
+    if call.node == TOPIC and topic is None:
+        call = _at_menu(call)
+    if call.node == LANGUAGE:
+        return _language_menu(script, call, before)
+    if call.node == DIAL:
+        call = replace(call, node=AFTER)
+    is_open = script.hours.is_open(now)
+    lines = _lines(script, language, call, topic, is_open, now, again)
+    says = before + tuple(_say(language, line) for line in lines)
+    event = f"topic:{call.topic}" if call.node == TOPIC and call.part == 0 and not again else call.node
+    return VoiceReply(says, _gather(script, language), call, event)
+
+
+def _lines(
+    script: Script, language: Language, call: Call, topic: Topic | None,
+    is_open: bool, now: datetime, again: bool,
+) -> list[str]:
+    voice = language.voice
+    fill = script.fill
+    if call.node == TOPIC and topic is not None:
+        if call.part >= len(topic.voice_parts):
+            return [fill(voice.topic_end if is_open else voice.topic_end_closed, "voice", title=topic.title)]
+        choices = fill(voice.part_choices if is_open else voice.part_choices_closed, "voice")
+        return [choices] if again else [fill(topic.voice_parts[call.part], "voice"), choices]
+    if call.node == CLOSED:
+        opens = _opens(script, language, now)
+        return [fill(voice.closed, "voice", opens=opens), fill(voice.closed_choices, "voice")]
+    if call.node == AFTER:
+        if is_open:
+            return [fill(voice.after_transfer, "voice")]
+        return [fill(voice.after_transfer_closed, "voice", opens=_opens(script, language, now))]
+    lines = [fill(voice.menu_topic, "voice", title=t.title, key=t.key) for t in language.topics]
+    lines.append(fill(voice.menu_helpline if is_open else voice.menu_helpline_closed, "voice"))
+    return lines
+
+
+def _opens(script: Script, language: Language, now: datetime) -> str:
+    moment = script.hours.next_opening(now)
+    return spoken_when(moment, now, language.when) if moment else ""
+
+
+def _gather(script: Script, language: Language) -> Gather:
+    hints = [topic.title for topic in language.topics] + list(language.voice.say_helpline[:2])
+    return Gather(tuple(hints), script.service.voice.gather_timeout)
+
+
+def _language_menu(script: Script, call: Call, before: tuple[Say, ...]) -> VoiceReply:
+    """Offer each language in its own words."""
+    says = list(before)
+    for index, language in enumerate(script.languages.values(), start=1):
+        says.append(_say(language, language.choose.format(key=index)))
+    hints = tuple(word for language in script.languages.values() for word in language.keywords)
+    gather = Gather(hints, script.service.voice.gather_timeout)
+    return VoiceReply(tuple(says), gather, call, LANGUAGE)
+
+
+def _choose_language(script: Script, call: Call, key: str, now: datetime) -> VoiceReply:
+    """Take the caller's language; silence keeps the default, 0 still reaches the helpline."""
+    codes = list(script.languages)
+    if key == HELPLINE_KEY:
+        return _helpline(script, replace(call, node=MENU, lang=codes[0]), now)
+    code = codes[int(key) - 1] if key.isdigit() and 0 < int(key) <= len(codes) else codes[0]
+    language = script.languages[code]
+    welcome = _say(language, language.voice.welcome)
+    return _render(script, Call(lang=code), now, (welcome,))
+
+
+# ---------------------------------------------------------------- SMS
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Where a texter is: their language, and the topic they are reading."""
+
+    lang: str = ""
+    topic: str = ""
+    page: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        """Write the thread for the session store."""
+        return {"lang": self.lang, "topic": self.topic, "page": self.page}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Thread:
+        """Read a stored thread; anything unreadable is a fresh start."""
+        if not isinstance(data, dict):
+            return cls()
+        lang, topic, page = data.get("lang"), data.get("topic"), data.get("page")
+        if not (isinstance(lang, str) and isinstance(topic, str) and isinstance(page, int)):
+            return cls()
+        return cls(lang[:12], topic[:40], max(0, min(page, 99)))
+
+
+@dataclass(frozen=True)
+class TextReply:
+    """The reply to a text (None: send nothing), and the texter's thread (None: forget it)."""
+
+    text: str | None
+    thread: Thread | None
+    event: str
+
+
+def reply_to_text(script: Script, thread: Thread, body: str, now: datetime) -> TextReply:
+    """Answer one incoming text."""
+    words = words_of(body)
+    whole = " ".join(words)
+    if whole.replace(" ", "") in OPT_OUT:
+        return TextReply(None, None, "opt-out")
+    language = script.language(thread.lang)
+    thread = replace(thread, lang=language.code)
+    if whole in language.sms.say_forget:
+        return TextReply(language.sms.forget, None, "forget")
+    chosen = _text_language(script, words)
+    if chosen is not None:
+        return _text_menu(chosen, Thread(lang=chosen.code))
+    if whole.isdigit() and language.topic_by_key(whole):
+        return _page(script, language, thread, language.topic_by_key(whole), 0)
+    return _text_words(script, language, thread, words, now)
+
+
+def _text_words(
+    script: Script, language: Language, thread: Thread, words: tuple[str, ...], now: datetime
+) -> TextReply:
+    topic = _text_topic(language, words)
+    if topic is not None:
+        return _page(script, language, thread, topic, 0)
+    command = _text_command(language, words)
+    if command == "more":
+        current = language.topic(thread.topic)
+        if current is not None and thread.page < len(current.sms_pages):
+            return _page(script, language, thread, current, thread.page)
+    if command == "call":
+        return TextReply(_call_text(script, language, now), thread, "helpline")
+    return _text_menu(language, replace(thread, topic="", page=0))
+
+
+def _text_language(script: Script, words: tuple[str, ...]) -> Language | None:
+    if len(script.languages) < 2:
+        return None
+    for language in script.languages.values():
+        if _says_any(words, language.keywords):
+            return language
+    return None
+
+
+def _text_topic(language: Language, words: tuple[str, ...]) -> Topic | None:
+    """Find the topic a text names: exactly first, then allowing for typos."""
+    for topic in language.topics:
+        if _says_any(words, topic.keywords):
+            return topic
+    vocab = {word: topic for topic in language.topics for word in topic.keywords}
+    return _fuzzy(words, vocab)
+
+
+def _text_command(language: Language, words: tuple[str, ...]) -> str:
+    sms = language.sms
+    commands = {"more": sms.say_more, "menu": sms.say_menu, "call": sms.say_call}
+    for name, phrases in commands.items():
+        if _says_any(words, phrases):
+            return name
+    vocab = {word: name for name, phrases in commands.items() for word in phrases}
+    return _fuzzy(words, vocab) or ""
+
+
+def _fuzzy(words: tuple[str, ...], vocab: dict[str, object]) -> object | None:
+    """Match a misspelt word to the vocabulary; short words and opt-outs never match."""
+    choices = [word for word in vocab if len(word) >= FUZZY_MIN_LENGTH]
+    for word in words:
+        if len(word) < FUZZY_MIN_LENGTH or word in OPT_OUT:
+            continue
+        found = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_THRESHOLD)
+        if found is not None:
+            return vocab[found[0]]
+    return None
+
+
+def _page(script: Script, language: Language, thread: Thread, topic: Topic, page: int) -> TextReply:
+    text = topic.sms_pages[page]
+    event = f"topic:{topic.name}" if page == 0 else "more"
+    return TextReply(text, replace(thread, topic=topic.name, page=page + 1), event)
+
+
+def _text_menu(language: Language, thread: Thread) -> TextReply:
+    return TextReply(language.sms_menu, thread, "menu")
+
+
+def _call_text(script: Script, language: Language, now: datetime) -> str:
+    hours = published_hours(script, language)
+    if script.hours.is_open(now):
+        return script.fill(language.sms.call_open, "sms", hours=hours)
+    moment = script.hours.next_opening(now)
+    opens = written_when(moment, language.when) if moment else ""
+    return script.fill(language.sms.call_closed, "sms", hours=hours, opens=opens)
+
+
+def published_hours(script: Script, language: Language) -> str:
+    """Summarise the weekly hours for a text, grouping days with the same times."""
+    weekly = script.service.hours.weekly
+    order = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    groups: dict[str, list[str]] = {}
+    for index, day in enumerate(order):
+        ranges = weekly.get(day) or []
+        if ranges:
+            groups.setdefault(" ".join(ranges), []).append(language.when.days[index][:3])
+    return ", ".join(f"{' '.join(days)} {times}" for times, days in groups.items())
+
+
+def limited_text(script: Script, thread: Thread) -> str:
+    """The one notice a texter gets when they pass the rate limit."""
+    language = script.language(thread.lang)
+    return script.fill(language.sms.rate_limited, "sms")

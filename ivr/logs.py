@@ -1,0 +1,41 @@
+"""One JSON line per event, and never a caller's number or words.
+
+Fields are passed with ``extra={"fields": {...}}``; the formatter writes only
+those, the message and the level, so a form value can reach the log only if
+code puts it there on purpose. Tests grep the output for callers' numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+
+class JsonLines(logging.Formatter):
+    """Format a record as one JSON object on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def setup(level: int = logging.INFO) -> None:
+    """Send the line's logs to stderr as JSON lines, once per process."""
+    logger = logging.getLogger("ivr")
+    if any(isinstance(handler.formatter, JsonLines) for handler in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines())
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False

@@ -1,0 +1,1 @@
+"""The web edges: one blueprint per channel, plus health checks."""

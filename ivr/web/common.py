@@ -1,0 +1,136 @@
+"""What every webhook shares: the signature check, safe form fields, the script and store."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, abort, current_app, g, request, url_for
+from twilio.request_validator import RequestValidator
+
+from ..live import LiveScript
+from ..script import Script
+from ..store import Store, StoreDown, key_for
+
+log = logging.getLogger("ivr.web")
+SIGNATURE_HEADER = "X-Twilio-Signature"
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+MAX_FIELD = 1600
+
+
+@dataclass
+class Line:
+    """The resources one app holds: the live script, the store and the key secret."""
+
+    live: LiveScript
+    store: Store
+    secret: bytes
+    validator: RequestValidator | None
+
+
+def line() -> Line:
+    """Return this app's resources."""
+    return current_app.extensions["ivr"]
+
+
+def script() -> Script | None:
+    """Return the current prompt script, or None when only the fallback is left."""
+    return line().live.current()
+
+
+def now() -> datetime:
+    """Return the time the conversation runs at (the test clock, when one is set)."""
+    clock = current_app.config.get("CLOCK")
+    return clock() if clock else datetime.now(UTC)
+
+
+def require_signature() -> None:
+    """Refuse any request that Twilio did not sign for exactly this URL."""
+    validator = line().validator
+    if validator is None:  # development mode, said loudly at start-up
+        return
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not signature or not validator.validate(signed_url(), request.form, signature):
+        log.warning("refused an unsigned or forged request", extra={"fields": {"path": request.path}})
+        abort(403)
+
+
+def signed_url() -> str:
+    """Return the URL Twilio signed: PUBLIC_URL plus path when behind a proxy."""
+    public = current_app.config["PUBLIC_URL"]
+    if not public:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return public + request.path + (f"?{query}" if query else "")
+
+
+def field(name: str, limit: int = MAX_FIELD) -> str:
+    """Return a form field, cut to a safe length, without NUL or control characters."""
+    value = request.form.get(name, "")[:limit]
+    return "".join(char for char in value if char.isprintable() or char in "\n ")
+
+
+def next_url(endpoint: str, state: str) -> str:
+    """Return the address of the next webhook, carrying the caller's place."""
+    path = url_for(endpoint, s=state)
+    return current_app.config["PUBLIC_URL"] + path
+
+
+def session_key(kind: str, identifier: str) -> str | None:
+    """Return the store key for a caller or texter, or None without an identifier."""
+    return key_for(line().secret, kind, identifier) if identifier else None
+
+
+def fingerprint(*parts: str) -> str:
+    """Identify one delivery of a webhook, to spot Twilio's retries."""
+    token = request.headers.get(IDEMPOTENCY_HEADER, "")
+    text = token or "\x1f".join((request.path, request.query_string.decode("latin-1"), *parts))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def store_call(action: str, *args: Any) -> Any:
+    """Call the store; when it is down, note it and return None so the line carries on."""
+    try:
+        return getattr(line().store, action)(*args)
+    except StoreDown as error:
+        g.store_error = str(error)
+        return None
+
+
+def twiml(document: str) -> Response:
+    """Answer Twilio with a TwiML document."""
+    return Response(document, status=200, mimetype="text/xml")
+
+
+def note(**fields: Any) -> None:
+    """Add fields to this request's log line (never a number or a caller's words)."""
+    g.setdefault("log_fields", {}).update(fields)
+
+
+def init_request_log(app: Flask) -> None:
+    """Log one JSON line per request: path, status, time taken, where the caller is."""
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        g.request_id = secrets.token_hex(6)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        fields = {
+            "request_id": g.get("request_id", ""),
+            "path": request.path,
+            "status": response.status_code,
+            "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+            **g.get("log_fields", {}),
+        }
+        if g.get("store_error"):
+            fields["store"] = "down"
+        log.info("request", extra={"fields": fields})
+        response.headers["X-Request-Id"] = fields["request_id"]
+        return response

@@ -1,0 +1,37 @@
+"""Health checks for a load balancer."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from ..store import StoreDown
+from .common import line
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Say the process is up."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Say whether the prompts are loaded cleanly and the store answers."""
+    resources = line()
+    resources.live.current()
+    errors = [str(problem) for problem in resources.live.problems if not problem.warning]
+    try:
+        store = {"ok": True, "ms": round(resources.store.ping() * 1000, 2)}
+    except StoreDown as error:
+        store = {"ok": False, "error": str(error)}
+    prompts = {
+        "ok": resources.live.ready,
+        "fallback": resources.live.current() is None,
+        "problems": errors[:10],
+    }
+    ready = prompts["ok"] and store["ok"]
+    return jsonify(status="ready" if ready else "not ready", prompts=prompts, store=store), (
+        200 if ready else 503
+    )

@@ -1,0 +1,97 @@
+"""Calls: Twilio's voice webhooks, turned into engine inputs and TwiML."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from .. import engine, fallback, twiml
+from ..config import CALL_TTL_SECONDS
+from ..engine import Call, Heard, VoiceReply
+from ..script import Script
+from .common import (
+    field,
+    fingerprint,
+    next_url,
+    note,
+    now,
+    require_signature,
+    script,
+    session_key,
+    store_call,
+)
+from .common import twiml as answer_with
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+bp.before_request(require_signature)
+
+MAX_DIGITS = 8
+MAX_SPEECH = 300
+
+
+@bp.post("")
+def new_call() -> Response:
+    """Answer a new call: the 999 notice, then the menu."""
+    current = script()
+    if current is None:
+        return answer_with(fallback.voice_twiml())
+    return _reply(current, engine.start_call(current, now()))
+
+
+@bp.post("/answer")
+def answer() -> Response:
+    """Move the caller on by the key they pressed or the words they said."""
+    current = script()
+    if current is None:
+        return answer_with(fallback.voice_twiml())
+    heard = Heard(digits=field("Digits", MAX_DIGITS), speech=field("SpeechResult", MAX_SPEECH))
+    call = Call.decode(request.args.get("s"))
+    note(heard="speech" if heard.speech and not heard.digits else "keys" if heard.digits else "none")
+    return _reply(current, engine.answer(current, call, heard, now()))
+
+
+@bp.post("/dialled")
+def dialled() -> Response:
+    """Tell the caller how the transfer to the helpline went."""
+    current = script()
+    if current is None:
+        return answer_with(fallback.voice_twiml())
+    call = Call.decode(request.args.get("s"))
+    status = field("DialCallStatus", 20).lower()
+    return _reply(current, engine.dial_result(current, call, status, now()))
+
+
+@bp.post("/status")
+def status() -> Response:
+    """End the call's session when Twilio says the call is over."""
+    key = session_key("call", field("CallSid", 64))
+    if key and field("CallStatus", 20) in ("completed", "busy", "failed", "no-answer", "canceled"):
+        session = store_call("take", key) or {}
+        note(reached_topic=bool(session.get("reached")))
+    return Response(status=204)
+
+
+@bp.post("/fallback")
+def fallback_call() -> Response:
+    """Read the helpline number and ring it; needs no Redis and no prompt files."""
+    return answer_with(fallback.voice_twiml())
+
+
+def _reply(current: Script, reply: VoiceReply) -> Response:
+    """Record where the caller is, then answer with TwiML."""
+    _remember(reply)
+    note(state=reply.call.node, event=reply.event)
+    return answer_with(twiml.voice(reply, current, next_url))
+
+
+def _remember(reply: VoiceReply) -> None:
+    """Keep the call's session: one pipelined write that also says if this is a retry."""
+    key = session_key("call", field("CallSid", 64))
+    if key is None:
+        return
+    seen = fingerprint(field("Digits", MAX_DIGITS), field("SpeechResult", MAX_SPEECH))
+    fields = {"at": reply.call.encode(), "seen": seen}
+    if reply.event.startswith("topic:"):
+        fields["reached"] = "1"
+    previous = store_call("update", key, fields, CALL_TTL_SECONDS, "seen")
+    if previous == seen:
+        note(retry=True)
