@@ -86,6 +86,11 @@ def session_key(kind: str, identifier: str) -> str | None:
     return key_for(line().secret, kind, identifier) if identifier else None
 
 
+def has_idempotency_token() -> bool:
+    """Say whether Twilio marked this delivery with an idempotency token."""
+    return bool(request.headers.get(IDEMPOTENCY_HEADER))
+
+
 def fingerprint(*parts: str) -> str:
     """Identify one delivery of a webhook, to spot Twilio's retries."""
     token = request.headers.get(IDEMPOTENCY_HEADER, "")

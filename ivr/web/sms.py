@@ -10,7 +10,17 @@ from .. import engine, fallback, twiml
 from ..config import TEXT_TTL_SECONDS
 from ..engine import TextReply, Thread
 from ..script import Script
-from .common import field, fingerprint, note, now, require_signature, script, session_key, store_call
+from .common import (
+    field,
+    fingerprint,
+    has_idempotency_token,
+    note,
+    now,
+    require_signature,
+    script,
+    session_key,
+    store_call,
+)
 from .common import twiml as answer_with
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
@@ -30,12 +40,13 @@ def incoming() -> Response:
     settings = current.service.sms
     count, stored = _load(counter, settings.rate_limit_minutes * 60, key)
     thread, token = _thread(stored)
-    if token is not None and token == fingerprint():
+    delivery = _delivery()
+    if delivery and token == delivery:
         thread = Thread.from_dict((stored or {}).get("before"))  # a retry: answer it again
     reply = engine.reply_to_text(current, thread, field("Body", MAX_BODY), now())
     if count > settings.rate_limit_messages and reply.thread is not None:
         reply = _limited(current, thread, count - settings.rate_limit_messages)
-    _keep(key, counter, thread, reply)
+    _keep(key, counter, thread, reply, delivery)
     note(event=reply.event, replied=reply.text is not None)
     return answer_with(twiml.message(reply.text))
 
@@ -65,7 +76,13 @@ def _limited(current: Script, thread: Thread, over: int) -> TextReply:
     return TextReply(text, thread, "rate-limited")
 
 
-def _keep(key: str | None, counter: str | None, before: Thread, reply: TextReply) -> None:
+def _delivery() -> str:
+    """Identify this message, so a retry of it is answered again, not taken as a new one."""
+    message = field("MessageSid", 64)
+    return fingerprint(message) if message or has_idempotency_token() else ""
+
+
+def _keep(key: str | None, counter: str | None, before: Thread, reply: TextReply, delivery: str) -> None:
     """Save the texter's thread, or forget them entirely when they asked."""
     if key is None:
         return
@@ -73,5 +90,5 @@ def _keep(key: str | None, counter: str | None, before: Thread, reply: TextReply
         keys = (key, counter) if reply.event == "forget" and counter else (key,)
         store_call("forget", *keys)
         return
-    session = {"thread": reply.thread.to_dict(), "before": before.to_dict(), "token": fingerprint()}
+    session = {"thread": reply.thread.to_dict(), "before": before.to_dict(), "token": delivery}
     store_call("save", key, session, TEXT_TTL_SECONDS)

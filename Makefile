@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTHON ?= python3
+PORT ?= 5000
+
+.PHONY: run test lint bench check call text clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP) ## start the line on this machine (embedded store, signatures NOT checked)
+	@$(BIN)/ivr check
+	@echo ""
+	@echo "  The line is starting on http://127.0.0.1:$(PORT) in DEVELOPMENT MODE."
+	@echo "  Try a call in another terminal:   $(BIN)/ivr call --url http://127.0.0.1:$(PORT) --token dev"
+	@echo "  Try a text:                       $(BIN)/ivr text --url http://127.0.0.1:$(PORT) --token dev"
+	@echo "  (or without the server: $(BIN)/ivr call)   Stop with Ctrl-C."
+	@echo ""
+	PATH="$(abspath $(BIN)):$$PATH" IVR_DEV_MODE=1 PORT=$(PORT) WEB_CONCURRENCY=1 \
+		bash -c "$$(sed -n 's/^web: //p' Procfile)"
+
+test: $(STAMP) ## run the checks and the tests (needs Redis on 127.0.0.1:6379)
+	$(BIN)/ruff check ivr tests
+	$(BIN)/ivr check
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check ivr tests
+
+bench: $(STAMP) ## measure the line against bare Flask (needs wrk and Redis)
+	$(BIN)/python bench/run.py
+
+check: $(STAMP)
+	$(BIN)/ivr check --stats
+
+call: $(STAMP)
+	$(BIN)/ivr call
+
+text: $(STAMP)
+	$(BIN)/ivr text
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info

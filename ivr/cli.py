@@ -1,0 +1,221 @@
+"""The `ivr` command: check the prompts, try the line in a terminal, ask about hours."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from . import gsm
+from .hours import parse_moment, status_line, week_lines
+from .phone import FlaskTransport, HttpTransport, Phone, Turn, describe_text
+from .script import Script, load, say_seconds
+
+DIAL_CHOICES = ("completed", "busy", "no-answer", "failed", "canceled")
+
+
+def _prompts_dir(value: str | None) -> Path:
+    return Path(value or os.environ.get("PROMPTS_DIR") or "prompts")
+
+
+prompts_option = click.option(
+    "--prompts", "prompts", metavar="DIR", default=None,
+    help="The prompts folder (default: $PROMPTS_DIR, else ./prompts).",
+)
+
+
+@click.group(help="The helpline's telephone and SMS line.")
+def main() -> None:
+    """Group the line's commands."""
+
+
+@main.command(help="Check every prompt file; print each problem as path:line: message.")
+@prompts_option
+@click.option("--stats", is_flag=True, help="Also show how long each prompt takes to say and what each text costs.")
+def check(prompts: str | None, stats: bool) -> None:
+    """Validate the prompt files, exiting 1 if any is broken."""
+    root = _prompts_dir(prompts)
+    loaded = load(root)
+    for problem in sorted(loaded.problems):
+        click.echo(str(problem))
+    if loaded.script is not None and stats:
+        _print_stats(loaded.script)
+    errors = len(loaded.errors)
+    if errors:
+        raise click.ClickException(f"{errors} problem(s) in {root}: the line keeps its last good prompts")
+    click.echo(f"ok: {root} is valid ({len(loaded.problems)} warning(s))")
+
+
+def _print_stats(script: Script) -> None:
+    """Show, per prompt, seconds to say and SMS segments to send."""
+    wpm = script.service.voice.words_per_minute
+    for language in script.languages.values():
+        click.echo(f"\n{language.code} ({language.name})")
+        click.echo(f"  {'seconds':>7}  voice prompt")
+        for name, text in language.voice:
+            if isinstance(text, str):
+                click.echo(f"  {say_seconds(script.fill(text, 'voice', title='', key='', opens=''), wpm):7.1f}  {name}")
+        for topic in language.topics:
+            for index, part in enumerate(topic.voice_parts, start=1):
+                click.echo(f"  {say_seconds(part, wpm):7.1f}  {topic.name} part {index}")
+        click.echo(f"  {'segments':>8}  text")
+        click.echo(f"  {gsm.cost(language.sms_menu).segments:8}  menu")
+        for topic in language.topics:
+            for index, page in enumerate(topic.sms_pages, start=1):
+                click.echo(f"  {gsm.cost(page).segments:8}  {topic.name} page {index}")
+
+
+def _at(value: str | None, script_tz: str = "Europe/London") -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_moment(value, script_tz)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--at") from None
+
+
+def _local_phone(prompts: str | None, at: datetime | None) -> Phone:
+    """A phone wired to an app in this process, on the embedded store."""
+    from . import create_app
+    from .store import EmbeddedStore
+
+    token = secrets.token_hex(16)
+    settings = {
+        "TWILIO_AUTH_TOKEN": token, "DEV_MODE": False, "PUBLIC_URL": "",
+        "PROMPTS_DIR": str(_prompts_dir(prompts)), "STORE": EmbeddedStore(), "REDIS_URL": "",
+    }
+    if at is not None:
+        settings["CLOCK"] = lambda: at
+    app = create_app(settings)
+    return Phone(FlaskTransport(app), "http://localhost", token)
+
+
+def _phone(url: str | None, token: str | None, prompts: str | None, at: datetime | None) -> Phone:
+    if url is None:
+        return _local_phone(prompts, at)
+    if at is not None:
+        raise click.UsageError("--at works only without --url: a running server uses its own clock")
+    token = token or os.environ.get("TWILIO_AUTH_TOKEN")
+    if not token:
+        raise click.UsageError("set TWILIO_AUTH_TOKEN (or --token) to sign requests to a running server")
+    return Phone(HttpTransport(), url, token)
+
+
+url_option = click.option("--url", default=None, help="Drive a running server instead, e.g. http://127.0.0.1:5000.")
+token_option = click.option("--token", default=None, help="Auth token to sign with (default: $TWILIO_AUTH_TOKEN).")
+at_option = click.option("--at", "at", default=None, help="Pretend it is this time, e.g. 2026-12-25T10:00.")
+
+
+@main.command(help="Make a pretend phone call in the terminal. Type keys (1, *, 0...), "
+              "'say <words>', Enter for silence, or 'hangup'.")
+@url_option
+@token_option
+@prompts_option
+@at_option
+def call(url: str | None, token: str | None, prompts: str | None, at: str | None) -> None:
+    """Play a caller: print what the line says, send what is typed."""
+    phone = _phone(url, token, prompts, _at(at))
+    echo = not sys.stdin.isatty()
+    turn = phone.ring()
+    _show(turn)
+    while not turn.ended:
+        line = _ask("dial result" if turn.dials else "keys", echo)
+        if line is None or line.strip().lower() in ("hangup", "quit", "exit"):
+            break
+        turn = _step(phone, turn, line.strip())
+        _show(turn)
+    phone.hang_up()
+    click.echo("(call ended)")
+
+
+def _ask(what: str, echo: bool) -> str | None:
+    try:
+        line = input(f"[{what}]> ")
+    except EOFError:
+        return None
+    if echo:
+        click.echo(line)
+    return line
+
+
+def _step(phone: Phone, turn: Turn, line: str) -> Turn:
+    if turn.dials:
+        status = line.lower() or "completed"
+        if status not in DIAL_CHOICES:
+            click.echo(f"  (type one of: {', '.join(DIAL_CHOICES)})")
+            return turn
+        return phone.transfer_ends(turn, status)
+    if not line:
+        return phone.wait(turn)
+    if line.lower().startswith("say "):
+        return phone.say(turn, line[4:])
+    return phone.press(turn, line.replace(" ", ""))
+
+
+def _show(turn: Turn) -> None:
+    if turn.status != 200:
+        click.echo(f"  (the line answered HTTP {turn.status})")
+    for said in turn.says:
+        click.echo(f"  says: {said}")
+    if turn.dials:
+        click.echo(f"  TRANSFER: ringing {turn.dials}. How did it go? "
+                   f"({', '.join(DIAL_CHOICES)}; Enter = completed)")
+    elif turn.hung_up:
+        click.echo("  HANGS UP")
+
+
+@main.command(help="Text the line from the terminal: one message per line; each reply shows its cost.")
+@url_option
+@token_option
+@prompts_option
+@at_option
+def text(url: str | None, token: str | None, prompts: str | None, at: str | None) -> None:
+    """Play a texter: send each typed line, print each reply and its segments."""
+    phone = _phone(url, token, prompts, _at(at))
+    echo = not sys.stdin.isatty()
+    while True:
+        line = _ask("text", echo)
+        if line is None or line.strip().lower() in ("quit", "exit"):
+            break
+        turn = phone.text(line)
+        if turn.status != 200:
+            click.echo(f"  (the line answered HTTP {turn.status})")
+        elif turn.message is None:
+            click.echo("  (no reply)")
+        else:
+            click.echo(f"  reply {describe_text(turn.message)}:")
+            for reply_line in turn.message.splitlines():
+                click.echo(f"    {reply_line}")
+
+
+@main.command(help="Say whether the helpline is open now (or --at a time), and when that changes.")
+@prompts_option
+@at_option
+@click.option("--week", is_flag=True, help="Print the opening hours of the coming seven days.")
+def hours(prompts: str | None, at: str | None, week: bool) -> None:
+    """Print `open` or `closed`, then when it next closes or opens."""
+    script = _script(prompts)
+    tz = script.service.hours.timezone
+    moment = _at(at, tz) or datetime.now(UTC)
+    click.echo(status_line(script.hours, moment, script.default.when))
+    if week:
+        for line in week_lines(script.hours, moment):
+            click.echo(line)
+
+
+def _script(prompts: str | None) -> Script:
+    loaded = load(_prompts_dir(prompts))
+    if loaded.script is None:
+        first = loaded.errors[0] if loaded.errors else "no prompts"
+        raise click.ClickException(f"the prompt files are broken ({first}): run `ivr check`")
+    return loaded.script
+
+
+def run(argv: list[str] | None = None, entry: Callable[..., object] = main) -> None:
+    """Run the command line (for `python -m ivr`)."""
+    entry(args=argv)

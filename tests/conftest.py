@@ -1,0 +1,103 @@
+"""Shared fixtures: an app on real Redis, and pretend callers and texters.
+
+Tests that touch the store use Redis DB 15 on 127.0.0.1:6379 and delete every
+key they made. The clock is passed in: `OPEN` is a Monday morning when the
+helpline answers, `CLOSED` a Sunday evening when it does not.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+
+from ivr import create_app
+from ivr.phone import FlaskTransport, Phone
+from ivr.script import Script, load
+from ivr.store import PREFIX, RedisStore
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPTS = ROOT / "prompts"
+LONDON = ZoneInfo("Europe/London")
+OPEN = datetime(2026, 11, 30, 10, 0, tzinfo=LONDON)  # Monday, 10:00
+CLOSED = datetime(2026, 11, 29, 20, 0, tzinfo=LONDON)  # Sunday, 20:00
+TOKEN = "test-auth-token-0123456789abcdef"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+BASE_URL = "http://localhost"
+
+
+@pytest.fixture(scope="session")
+def script() -> Script:
+    loaded = load(PROMPTS)
+    assert loaded.script is not None, [str(p) for p in loaded.problems]
+    return loaded.script
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail("Redis is not running on 127.0.0.1:6379: start it, or run .ci/run")
+    yield client
+    keys = list(client.scan_iter(match=f"{PREFIX}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def clock() -> list[datetime]:
+    """The time the line believes it is; tests move it by replacing clock[0]."""
+    return [OPEN]
+
+
+@pytest.fixture
+def make_app(redis_client: redis.Redis, clock: list[datetime]) -> Callable[..., object]:
+    def build(**overrides: object) -> object:
+        config = {
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "PUBLIC_URL": "",
+            "REDIS_URL": REDIS_URL,
+            "PROMPTS_DIR": str(PROMPTS),
+            "SESSION_SECRET": "test-secret",
+            "DEV_MODE": False,
+            "CLOCK": lambda: clock[0],
+            "TESTING": True,
+        }
+        config.update(overrides)
+        if "STORE" not in overrides:
+            config["STORE"] = RedisStore(str(config["REDIS_URL"]))
+        return create_app(config)
+
+    return build
+
+
+@pytest.fixture
+def app(make_app: Callable[..., object]) -> object:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: object) -> object:
+    return app.test_client()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def phone(app: object) -> Phone:
+    """A pretend caller or texter, signing each webhook as Twilio does."""
+    return Phone(FlaskTransport(app), BASE_URL, TOKEN)
+
+
+@pytest.fixture
+def prompts_copy(tmp_path: Path) -> Path:
+    """A copy of the shipped prompts that a test may change."""
+    target = tmp_path / "prompts"
+    shutil.copytree(PROMPTS, target)
+    return target
