@@ -36,7 +36,9 @@ def main() -> None:
 
 @main.command(help="Check every prompt file; print each problem as path:line: message.")
 @prompts_option
-@click.option("--stats", is_flag=True, help="Also show how long each prompt takes to say and what each text costs.")
+@click.option(
+    "--stats", is_flag=True, help="Also show how long each prompt takes to say and what each text costs."
+)
 def check(prompts: str | None, stats: bool) -> None:
     """Validate the prompt files, exiting 1 if any is broken."""
     root = _prompts_dir(prompts)
@@ -59,7 +61,8 @@ def _print_stats(script: Script) -> None:
         click.echo(f"  {'seconds':>7}  voice prompt")
         for name, text in language.voice:
             if isinstance(text, str):
-                click.echo(f"  {say_seconds(script.fill(text, 'voice', title='', key='', opens=''), wpm):7.1f}  {name}")
+                spoken = script.fill(text, "voice", title="", key="", opens="")
+                click.echo(f"  {say_seconds(spoken, wpm):7.1f}  {name}")
         for topic in language.topics:
             for index, part in enumerate(topic.voice_parts, start=1):
                 click.echo(f"  {say_seconds(part, wpm):7.1f}  {topic.name} part {index}")
@@ -106,8 +109,12 @@ def _phone(url: str | None, token: str | None, prompts: str | None, at: datetime
     return Phone(HttpTransport(), url, token)
 
 
-url_option = click.option("--url", default=None, help="Drive a running server instead, e.g. http://127.0.0.1:5000.")
-token_option = click.option("--token", default=None, help="Auth token to sign with (default: $TWILIO_AUTH_TOKEN).")
+url_option = click.option(
+    "--url", default=None, help="Drive a running server instead, e.g. http://127.0.0.1:5000."
+)
+token_option = click.option(
+    "--token", default=None, help="Auth token to sign with (default: $TWILIO_AUTH_TOKEN)."
+)
 at_option = click.option("--at", "at", default=None, help="Pretend it is this time, e.g. 2026-12-25T10:00.")
 
 

@@ -128,7 +128,8 @@ class Phone:
 
     def text(self, body: str) -> Turn:
         """Send one text and return the reply."""
-        form = {"MessageSid": "SM" + secrets.token_hex(16), "From": self.caller, "To": FAKE_LINE, "Body": body}
+        sid = "SM" + secrets.token_hex(16)
+        form = {"MessageSid": sid, "From": self.caller, "To": FAKE_LINE, "Body": body}
         status, document = self.post("/sms", form)
         turn = Turn(status=status)
         if status == 200:
