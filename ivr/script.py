@@ -182,6 +182,11 @@ def _plain(item: Mapping[str, Any]) -> str:
     return str(item["msg"]).removeprefix("Value error, ")
 
 
+def _where(loc: tuple[Any, ...]) -> str:
+    """Name a key path for an operator, like "sms.menu_intro: "."""
+    return ".".join(str(part) for part in loc) + ": " if loc else ""
+
+
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
     """Return the 1-based line of the deepest YAML node along a key path."""
     if node is None:
@@ -276,7 +281,9 @@ def _load_service(root: Path, report: _Report) -> Service | None:
 
 def _load_languages(root: Path, service: Service, report: _Report) -> dict[str, Language]:
     default = service.default_language
-    base_menu = report.read(root / default / "menu.yaml") or {}
+    base_menu = report.read(root / default / "menu.yaml")
+    if base_menu is None:
+        return {}
     base_topics = _read_topics(root / default, report)
     codes = [default] + sorted(
         path.name for path in root.iterdir()
@@ -396,12 +403,12 @@ def _check_placeholders(path: Path, loc: tuple[Any, ...], text: str, report: _Re
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
     except ValueError as error:
-        report.add(path, loc, f"braces do not match ({error}): write {{helpline}}, or {{{{ for a brace")
+        report.add(path, loc, f"{_where(loc)}braces do not match ({error}): write {{helpline}}")
         return False
     unknown = sorted(name for name in names if name not in PLACEHOLDERS)
     for name in unknown:
         known = ", ".join("{" + item + "}" for item in sorted(PLACEHOLDERS))
-        report.add(path, loc, f"unknown placeholder {{{name}}}: use one of {known}")
+        report.add(path, loc, f"{_where(loc)}unknown placeholder {{{name}}}: use one of {known}")
     return not unknown
 
 
@@ -409,14 +416,16 @@ def _check_gsm(path: Path, loc: tuple[Any, ...], text: str, report: _Report) -> 
     bad = gsm.non_gsm(text)
     if bad:
         chars = ", ".join(gsm.describe(char) for char in bad)
-        report.add(path, loc, f"SMS text has characters outside GSM-7: {chars}; use plain ' \" - instead")
+        plain = "use plain ' \" -"
+        report.add(path, loc, f"{_where(loc)}SMS text has characters outside GSM-7: {chars}; {plain}")
 
 
 def _check_say(path: Path, loc: tuple[Any, ...], text: str, service: Service, report: _Report) -> None:
     seconds = say_seconds(text, service.voice.words_per_minute)
     if seconds > service.voice.max_say_seconds:
         most = service.voice.max_say_seconds
-        report.add(path, loc, f"takes about {seconds:.0f} s to say; the most is {most} s: split it")
+        took = f"takes about {seconds:.0f} s to say"
+        report.add(path, loc, f"{_where(loc)}{took}; the most is {most} s: split it")
 
 
 def _check_sms(path: Path, loc: tuple[Any, ...], text: str, limit: int, report: _Report, what: str) -> None:
@@ -425,7 +434,7 @@ def _check_sms(path: Path, loc: tuple[Any, ...], text: str, limit: int, report: 
         return  # already reported as characters outside GSM-7
     if cost.segments > limit:
         spent = f"{cost.segments} SMS segments ({cost.units} characters)"
-        report.add(path, loc, f"{what} costs {spent}; the most is {limit}")
+        report.add(path, loc, f"{_where(loc)}{what} costs {spent}; the most is {limit}")
 
 
 def say_seconds(text: str, words_per_minute: int) -> float:
@@ -460,7 +469,7 @@ def _assign_keys(files: dict[str, tuple[Path, TopicFile | None]], report: _Repor
     for name, (path, topic) in files.items():
         if topic is not None and topic.key is not None:
             if topic.key in taken:
-                report.add(path, ("key",), f"key {topic.key} is also used by {taken[topic.key]!r}")
+                report.add(path, ("key",), f"key: {topic.key} is also used by {taken[topic.key]!r}")
             taken[topic.key] = name
             keys[name] = str(topic.key)
     free = (key for key in range(1, 9) if key not in taken)
