@@ -36,6 +36,8 @@ def _parse_range(label: str, text: str) -> Span:
         raise _fail(f"{label}: {text!r} is not a time range like '09:30-16:00'")
     sh, sm, eh, em = (int(part) for part in match.groups())
     for hour, minute in ((sh, sm), (eh, em)):
+        if (hour, minute) == (24, 0) and (eh, em) == (24, 0) and (hour, minute) != (sh, sm):
+            continue  # "24:00" ends a range at midnight, for lines open until then
         if hour > 23 or minute > 59:
             raise _fail(f"{label}: {text!r} contains {hour:02}:{minute:02}, not a time of day")
     start, end = sh * 60 + sm, eh * 60 + em
@@ -212,8 +214,8 @@ class OpeningHours:
         return [(self._at(day, start), self._at(day, end)) for start, end in self._spans(day)]
 
     def _at(self, day: datetime.date, minutes: int) -> datetime.datetime:
-        return datetime.datetime(day.year, day.month, day.day, minutes // 60, minutes % 60,
-                                 tzinfo=self.zone)
+        midnight = datetime.datetime(day.year, day.month, day.day, tzinfo=self.zone)
+        return midnight + datetime.timedelta(minutes=minutes)  # wall-clock: 1440 is next midnight
 
     def _current(self, at: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime] | None:
         local = self.local(at)

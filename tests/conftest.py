@@ -101,3 +101,34 @@ def prompts_copy(tmp_path: Path) -> Path:
     target = tmp_path / "prompts"
     shutil.copytree(PROMPTS, target)
     return target
+
+
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def set_weekly_hours(root: Path, ranges: list[str]) -> None:
+    """Give every day the same hours and no bank holidays, for servers that use the real clock."""
+    service = root / "service.yaml"
+    lines = []
+    for line in service.read_text(encoding="utf-8").splitlines():
+        key = line.strip().split(":", 1)[0]
+        if key in DAYS:
+            line = f"    {key}: {ranges!r}".replace("'", '"')
+        lines.append(line)
+    text = "\n".join(lines) + "\n"
+    text = text.replace("  bank_holidays:\n    country: GB\n    subdivision: ENG\n", "  bank_holidays: null\n")
+    service.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def always_open(prompts_copy: Path) -> Path:
+    """Prompts whose helpline is open at every hour (a real server runs on the real clock)."""
+    set_weekly_hours(prompts_copy, ["00:00-24:00"])
+    return prompts_copy
+
+
+@pytest.fixture
+def never_open(prompts_copy: Path) -> Path:
+    """Prompts whose helpline never opens."""
+    set_weekly_hours(prompts_copy, [])
+    return prompts_copy

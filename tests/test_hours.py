@@ -439,3 +439,16 @@ def test_invalid_when_words(changes: dict[str, Any], message: str) -> None:
         WhenWords.model_validate(changes)
     messages = [error["msg"] for error in caught.value.errors()]
     assert any(msg.startswith(message) for msg in messages), messages
+
+
+def test_a_line_open_until_midnight() -> None:
+    days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    settings = HoursSettings.model_validate(
+        {"timezone": "Europe/London", "bank_holidays": None, "weekly": {day: ["00:00-24:00"] for day in days}}
+    )
+    hours = OpeningHours(settings)
+    late = dt.datetime(2026, 11, 29, 23, 59, tzinfo=LONDON)
+    assert hours.is_open(late)
+    assert hours.closes_at(late) == dt.datetime(2026, 11, 30, 0, 0, tzinfo=LONDON)
+    with pytest.raises(ValidationError, match="not a time of day"):
+        HoursSettings.model_validate({"weekly": {"monday": ["24:00-24:00"]}})

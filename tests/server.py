@@ -1,0 +1,72 @@
+"""Start the real server the way production does: the Procfile's web line under gunicorn."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def procfile_web() -> str:
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("web:"):
+            return line.removeprefix("web:").strip()
+    raise AssertionError("Procfile has no web: line")
+
+
+@contextmanager
+def procfile_server(env: dict[str, str], workers: int = 2, wait: float = 20.0) -> Iterator[str]:
+    """Run the Procfile's web process on a free port; yield its base URL."""
+    port = free_port()
+    bin_dir = str(Path(sys.executable).parent)
+    full_env = {
+        **os.environ, **env, "PORT": str(port), "WEB_CONCURRENCY": str(workers),
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+    }
+    log = open(ROOT / ".pytest_cache" / f"server-{port}.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        ["bash", "-c", procfile_web()], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_up(base, process, wait)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def _wait_up(base: str, process: subprocess.Popen[bytes], wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}")
+        try:
+            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"the server did not answer /healthz within {wait} s")
