@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
 
-from . import gsm
+from . import gsm, stats
 from .hours import parse_moment, status_line, week_lines
 from .phone import FlaskTransport, HttpTransport, Phone, Turn, describe_text
 from .script import Script, load, say_seconds
+from .store import RedisStore, StoreDown
 
 DIAL_CHOICES = ("completed", "busy", "no-answer", "failed", "canceled")
 
@@ -213,6 +215,33 @@ def hours(prompts: str | None, at: str | None, week: bool) -> None:
     if week:
         for line in week_lines(script.hours, moment):
             click.echo(line)
+
+
+@main.command(name="stats", help="Print anonymous daily counts from Redis: calls, texts, topics, transfers.")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, stats.KEEP_DAYS), help="How many days.")
+@click.option("--until", "until", default=None, help="The last day to show, e.g. 2026-11-30 (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, one object per day, for machines.")
+@click.option("--redis-url", default=None, help="The Redis to read (default: $REDIS_URL).")
+def stats_command(days: int, until: str | None, as_json: bool, redis_url: str | None) -> None:
+    """Show the last days' counts, oldest first."""
+    url = redis_url or os.environ.get("REDIS_URL")
+    if not url:
+        raise click.ClickException("set REDIS_URL (or --redis-url): statistics are kept in Redis")
+    try:
+        last = date.fromisoformat(until) if until else datetime.now(stats.LONDON).date()
+    except ValueError:
+        raise click.BadParameter(f"{until!r} is not a date like 2026-11-30", param_hint="--until") from None
+    wanted = stats.days_back(last, days)
+    try:
+        raw = RedisStore(url).counts([stats.day_key(day) for day in wanted])
+    except StoreDown as error:
+        raise click.ClickException(f"Redis at REDIS_URL did not answer ({error})") from None
+    rows = [stats.summary(day, counts) for day, counts in zip(wanted, raw, strict=True)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for line in stats.table(rows):
+        click.echo(line)
 
 
 def _script(prompts: str | None) -> Script:

@@ -259,7 +259,7 @@ def _miss(script: Script, call: Call, now: datetime) -> VoiceReply:
 def _helpline(script: Script, call: Call, now: datetime) -> VoiceReply:
     """Ring the helpline when it is open; otherwise say when it opens."""
     if not script.hours.is_open(now):
-        return _render(script, replace(call, node=CLOSED, misses=0), now)
+        return replace(_render(script, replace(call, node=CLOSED, misses=0), now), event="transfer:closed")
     language = script.language(call.lang)
     words = script.fill(language.voice.transfer, "voice")
     voice = script.service.voice

@@ -21,14 +21,25 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import redis
 
 PREFIX = "ivr:"
+COUNT = "n:"  # session fields that hold a call's own counts
 BREAKER_SECONDS = 5.0
 SOCKET_TIMEOUT = 0.2
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Anonymous counts to add to one day's statistics, in the same round trip as a session write."""
+
+    key: str
+    counts: tuple[tuple[str, int], ...]  # (field, how many to add)
+    ttl: int
 
 
 class StoreDown(Exception):
@@ -44,23 +55,32 @@ def key_for(secret: bytes, kind: str, identifier: str) -> str:
 class Store(Protocol):
     """What the web edges need from a session store."""
 
-    def update(self, key: str, fields: dict[str, str], ttl: int, read: str) -> str | None:
-        """Set fields of a session and return one field's old value, in one round trip."""
+    def update(self, key: str, fields: dict[str, str], ttl: int, read: str, counts: tuple[str, ...] = ()) -> str | None:
+        """Set fields of a session and return one field's old value, in one round trip.
+
+        Each name in counts adds one to the session's own ``n:<name>`` field, only
+        when the read field's value changes, so a retried webhook (same delivery)
+        is not counted twice. The counts join the day's statistics when the
+        session is taken at the end of the call.
+        """
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         """Count one more event in a window, and load a session, in one round trip."""
 
-    def save(self, key: str, value: dict[str, Any], ttl: int) -> None:
+    def save(self, key: str, value: dict[str, Any], ttl: int, tally: Tally | None = None) -> None:
         """Save a session that expires after ttl seconds."""
 
     def take(self, key: str) -> dict[str, str]:
         """Load the fields of a session set by update, and delete it."""
 
-    def forget(self, *keys: str) -> None:
+    def forget(self, *keys: str, tally: Tally | None = None) -> None:
         """Delete keys at once."""
 
-    def bump(self, key: str, field: str, ttl: int) -> None:
-        """Add one to a counter field of a hash that expires after ttl seconds."""
+    def count(self, tally: Tally) -> None:
+        """Add anonymous counts to a day's statistics."""
+
+    def counts(self, keys: list[str]) -> list[dict[str, int]]:
+        """Read the statistics of several days."""
 
     def ping(self) -> float:
         """Return the round-trip time in seconds."""
@@ -91,6 +111,7 @@ class RedisStore:
             health_check_interval=30,
             retry_on_timeout=False,
         )
+        self._update = self.client.register_script(UPDATE_SCRIPT)
         self._clock = clock
         self._open_until = 0.0
         self.failures = 0
@@ -106,15 +127,10 @@ class RedisStore:
             self._open_until = self._clock() + BREAKER_SECONDS
             raise StoreDown(type(error).__name__) from None
 
-    def update(self, key: str, fields: dict[str, str], ttl: int, read: str) -> str | None:
-        def run() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hget(key, read)
-            pipe.hset(key, mapping=fields)
-            pipe.expire(key, ttl)
-            return pipe.execute()
-
-        old = self._guard(run)[0]
+    def update(self, key: str, fields: dict[str, str], ttl: int, read: str, counts: tuple[str, ...] = ()) -> str | None:
+        pairs = [item for pair in fields.items() for item in pair]
+        args = [read, fields.get(read, ""), ttl, len(pairs), *pairs, *(COUNT + name for name in counts)]
+        old = self._guard(lambda: self._update(keys=[key], args=args))
         return old.decode() if isinstance(old, bytes) else old
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
@@ -128,8 +144,14 @@ class RedisStore:
         count, _, raw = self._guard(run)
         return int(count), _decode(raw)
 
-    def save(self, key: str, value: dict[str, Any], ttl: int) -> None:
-        self._guard(lambda: self.client.set(key, _encode(value), ex=ttl))
+    def save(self, key: str, value: dict[str, Any], ttl: int, tally: Tally | None = None) -> None:
+        def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(key, _encode(value), ex=ttl)
+            _add(pipe, tally)
+            return pipe.execute()
+
+        self._guard(run)
 
     def take(self, key: str) -> dict[str, str]:
         def run() -> list[Any]:
@@ -141,23 +163,63 @@ class RedisStore:
         fields = self._guard(run)[0]
         return {k.decode(): v.decode() for k, v in fields.items()}
 
-    def forget(self, *keys: str) -> None:
-        if keys:
-            self._guard(lambda: self.client.delete(*keys))
-
-    def bump(self, key: str, field: str, ttl: int) -> None:
+    def forget(self, *keys: str, tally: Tally | None = None) -> None:
         def run() -> list[Any]:
             pipe = self.client.pipeline(transaction=False)
-            pipe.hincrby(key, field, 1)
-            pipe.expire(key, ttl)
+            if keys:
+                pipe.delete(*keys)
+            _add(pipe, tally)
             return pipe.execute()
 
         self._guard(run)
+
+    def count(self, tally: Tally) -> None:
+        def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            _add(pipe, tally)
+            return pipe.execute()
+
+        self._guard(run)
+
+    def counts(self, keys: list[str]) -> list[dict[str, int]]:
+        def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hgetall(key)
+            return pipe.execute()
+
+        return [{k.decode(): int(v) for k, v in day.items()} for day in self._guard(run)]
 
     def ping(self) -> float:
         started = time.perf_counter()
         self._guard(self.client.ping)
         return time.perf_counter() - started
+
+
+# One round trip for a call's webhook, on one key (so it shards under Redis
+# Cluster): read the last delivery seen, write the session with its TTL, and
+# count what happened unless this delivery was seen already (a retry).
+UPDATE_SCRIPT = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+local npairs = tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + npairs))
+if old ~= ARGV[2] then
+  for i = 5 + npairs, #ARGV do
+    redis.call('HINCRBY', KEYS[1], ARGV[i], 1)
+  end
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return old
+"""
+
+
+def _add(pipe: Any, tally: Tally | None) -> None:
+    """Queue a tally's counts, and its expiry, on a pipeline."""
+    if tally is None or not tally.counts:
+        return
+    for field, amount in tally.counts:
+        pipe.hincrby(tally.key, field, amount)
+    pipe.expire(tally.key, tally.ttl)
 
 
 class EmbeddedStore:
@@ -185,11 +247,14 @@ class EmbeddedStore:
         for key in [key for key, (expires, _) in self._items.items() if expires <= now]:
             del self._items[key]
 
-    def update(self, key: str, fields: dict[str, str], ttl: int, read: str) -> str | None:
+    def update(self, key: str, fields: dict[str, str], ttl: int, read: str, counts: tuple[str, ...] = ()) -> str | None:
         with self._lock:
             session = dict(self._get(key) or {})
             old = session.get(read)
             session.update(fields)
+            if old != fields.get(read):
+                for name in counts:
+                    session[COUNT + name] = str(int(session.get(COUNT + name, 0)) + 1)
             self._put(key, session, ttl)
             return old
 
@@ -201,9 +266,10 @@ class EmbeddedStore:
             self._items[counter] = (expires, count)
             return count, self._get(key)
 
-    def save(self, key: str, value: dict[str, Any], ttl: int) -> None:
+    def save(self, key: str, value: dict[str, Any], ttl: int, tally: Tally | None = None) -> None:
         with self._lock:
             self._put(key, dict(value), ttl)
+            self._count(tally)
 
     def take(self, key: str) -> dict[str, str]:
         with self._lock:
@@ -211,16 +277,27 @@ class EmbeddedStore:
             self._items.pop(key, None)
             return dict(value or {})
 
-    def forget(self, *keys: str) -> None:
+    def forget(self, *keys: str, tally: Tally | None = None) -> None:
         with self._lock:
             for key in keys:
                 self._items.pop(key, None)
+            self._count(tally)
 
-    def bump(self, key: str, field: str, ttl: int) -> None:
+    def count(self, tally: Tally) -> None:
         with self._lock:
-            counts = dict(self._get(key) or {})
-            counts[field] = counts.get(field, 0) + 1
-            self._put(key, counts, ttl)
+            self._count(tally)
+
+    def _count(self, tally: Tally | None) -> None:
+        if tally is None or not tally.counts:
+            return
+        counts = dict(self._get(tally.key) or {})
+        for field, amount in tally.counts:
+            counts[field] = counts.get(field, 0) + amount
+        self._put(tally.key, counts, tally.ttl)
+
+    def counts(self, keys: list[str]) -> list[dict[str, int]]:
+        with self._lock:
+            return [dict(self._get(key) or {}) for key in keys]
 
     def ping(self) -> float:
         return 0.0

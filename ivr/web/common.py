@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, Response, abort, current_app, g, request, url_for
 from twilio.request_validator import RequestValidator
 
+from .. import metrics
 from ..live import LiveScript
 from ..script import Script
 from ..store import Store, StoreDown, key_for
@@ -98,11 +99,13 @@ def fingerprint(*parts: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def store_call(action: str, *args: Any) -> Any:
+def store_call(action: str, *args: Any, **kwargs: Any) -> Any:
     """Call the store; when it is down, note it and return None so the line carries on."""
     try:
-        return getattr(line().store, action)(*args)
+        return getattr(line().store, action)(*args, **kwargs)
     except StoreDown as error:
+        if not g.get("store_error"):
+            metrics.STORE_ERRORS.inc()
         g.store_error = str(error)
         return None
 
@@ -136,6 +139,7 @@ def init_request_log(app: Flask) -> None:
         }
         if g.get("store_error"):
             fields["store"] = "down"
+        metrics.LATENCY.labels(endpoint=request.endpoint or "unknown").observe(fields["ms"] / 1000)
         log.info("request", extra={"fields": fields})
         response.headers["X-Request-Id"] = fields["request_id"]
         return response

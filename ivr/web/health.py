@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from .. import metrics
 from ..store import StoreDown
 from .common import line
 
@@ -35,3 +36,10 @@ def readyz() -> tuple[Response, int]:
     return jsonify(status="ready" if ready else "not ready", prompts=prompts, store=store), (
         200 if ready else 503
     )
+
+
+@bp.get("/metrics")
+def prometheus() -> Response:
+    """Expose counters and latencies for Prometheus, across every worker."""
+    body, content_type = metrics.exposition()
+    return Response(body, mimetype=content_type.split(";")[0], content_type=content_type)

@@ -6,10 +6,12 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from .. import engine, fallback, twiml
+from .. import engine, fallback, metrics, stats, twiml
 from ..config import TEXT_TTL_SECONDS
 from ..engine import TextReply, Thread
 from ..script import Script
+from ..stats import event_field
+from ..store import Tally
 from .common import (
     field,
     fingerprint,
@@ -41,13 +43,18 @@ def incoming() -> Response:
     count, stored = _load(counter, settings.rate_limit_minutes * 60, key)
     thread, token = _thread(stored)
     delivery = _delivery()
-    if delivery and token == delivery:
+    retry = bool(delivery) and token == delivery
+    if retry:
         thread = Thread.from_dict((stored or {}).get("before"))  # a retry: answer it again
     reply = engine.reply_to_text(current, thread, field("Body", MAX_BODY), now())
     if count > settings.rate_limit_messages and reply.thread is not None:
         reply = _limited(current, thread, count - settings.rate_limit_messages)
-    _keep(key, counter, thread, reply, delivery)
-    note(event=reply.event, replied=reply.text is not None)
+    day = None if retry else stats.tally(now(), "texts", event_field(reply.event, "sms"))
+    _keep(key, counter, thread, reply, delivery, day)
+    if not retry:
+        metrics.MESSAGES.inc()
+        metrics.count_event(reply.event, "sms")
+    note(event=reply.event, replied=reply.text is not None, retry=retry)
     return answer_with(twiml.message(reply.text))
 
 
@@ -82,13 +89,17 @@ def _delivery() -> str:
     return fingerprint(message) if message or has_idempotency_token() else ""
 
 
-def _keep(key: str | None, counter: str | None, before: Thread, reply: TextReply, delivery: str) -> None:
-    """Save the texter's thread, or forget them entirely when they asked."""
+def _keep(
+    key: str | None, counter: str | None, before: Thread, reply: TextReply, delivery: str, day: Tally | None
+) -> None:
+    """Save the texter's thread (or forget them when they ask), and count the day's texts."""
     if key is None:
+        if day is not None:
+            store_call("count", day)
         return
     if reply.thread is None:
         keys = (key, counter) if reply.event == "forget" and counter else (key,)
-        store_call("forget", *keys)
+        store_call("forget", *keys, tally=day)
         return
     session = {"thread": reply.thread.to_dict(), "before": before.to_dict(), "token": delivery}
-    store_call("save", key, session, TEXT_TTL_SECONDS)
+    store_call("save", key, session, TEXT_TTL_SECONDS, day)

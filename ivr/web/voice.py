@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from .. import engine, fallback, twiml
+from .. import engine, fallback, metrics, stats, twiml
 from ..config import CALL_TTL_SECONDS
 from ..engine import Call, Heard, VoiceReply
 from ..script import Script
+from ..stats import event_field
+from ..store import COUNT
 from .common import (
     field,
     fingerprint,
@@ -34,7 +36,7 @@ def new_call() -> Response:
     current = script()
     if current is None:
         return answer_with(fallback.voice_twiml())
-    return _reply(current, engine.start_call(current, now()))
+    return _reply(current, engine.start_call(current, now()), new_call=True)
 
 
 @bp.post("/answer")
@@ -66,7 +68,7 @@ def status() -> Response:
     key = session_key("call", field("CallSid", 64))
     if key and field("CallStatus", 20) in ("completed", "busy", "failed", "no-answer", "canceled"):
         session = store_call("take", key) or {}
-        note(reached_topic=bool(session.get("reached")))
+        _count_call(session)
     return Response(status=204)
 
 
@@ -76,22 +78,38 @@ def fallback_call() -> Response:
     return answer_with(fallback.voice_twiml())
 
 
-def _reply(current: Script, reply: VoiceReply) -> Response:
-    """Record where the caller is, then answer with TwiML."""
-    _remember(reply)
+def _reply(current: Script, reply: VoiceReply, new_call: bool = False) -> Response:
+    """Record where the caller is and count what happened, then answer with TwiML."""
+    counts = tuple(name for name in ("calls" if new_call else "", event_field(reply.event, "voice")) if name)
+    if not _remember(reply, counts):
+        if new_call:
+            metrics.CALLS.inc()
+        metrics.count_event(reply.event, "voice")
     note(state=reply.call.node, event=reply.event)
     return answer_with(twiml.voice(reply, current, next_url))
 
 
-def _remember(reply: VoiceReply) -> None:
-    """Keep the call's session: one pipelined write that also says if this is a retry."""
+def _remember(reply: VoiceReply, counts: tuple[str, ...]) -> bool:
+    """Keep the call's session in one round trip; say whether this delivery was seen before."""
     key = session_key("call", field("CallSid", 64))
     if key is None:
-        return
+        return False
     seen = fingerprint(field("Digits", MAX_DIGITS), field("SpeechResult", MAX_SPEECH))
     fields = {"at": reply.call.encode(), "seen": seen}
     if reply.event.startswith("topic:"):
         fields["reached"] = "1"
-    previous = store_call("update", key, fields, CALL_TTL_SECONDS, "seen")
-    if previous == seen:
+    retry = store_call("update", key, fields, CALL_TTL_SECONDS, "seen", counts) == seen
+    if retry:
         note(retry=True)
+    return retry
+
+
+def _count_call(session: dict[str, str]) -> None:
+    """Add a finished call's own counts to the day's statistics."""
+    amounts = {name.removeprefix(COUNT): int(value) for name, value in session.items() if name.startswith(COUNT)}
+    if amounts.get("calls") and not session.get("reached"):
+        amounts["no_topic"] = 1
+    note(reached_topic=bool(session.get("reached")))
+    day = stats.tally(now(), amounts=amounts)
+    if day is not None:
+        store_call("count", day)

@@ -1,0 +1,112 @@
+"""Anonymous statistics and metrics, proven by making known calls and texts first."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import redis
+import requests
+from click.testing import CliRunner
+
+from ivr.cli import main
+from ivr.phone import HttpTransport, Phone
+
+from .conftest import BASE_URL, CLOSED, REDIS_URL, TOKEN
+from .server import procfile_server
+
+
+def make_known_traffic(phone: Phone, clock: list) -> None:
+    """Three calls and four texts with known outcomes, all on Monday 30 November 2026."""
+    first = phone.ring()
+    first = phone.press(first, "1")
+    first = phone.press(first, "1")
+    first = phone.press(first, "0")
+    phone.transfer_ends(first, "busy")
+    phone.hang_up()
+    second = Phone(phone.transport, BASE_URL, TOKEN, caller="+447700900111")
+    turn = second.ring()
+    turn = second.wait(turn)
+    second.press(turn, "0")
+    second.hang_up()
+    third = Phone(phone.transport, BASE_URL, TOKEN, caller="+447700900222")
+    turn = third.press(third.ring(), "3")
+    turn = third.press(turn, "2")  # an unknown key inside a topic: a reprompt
+    third.press(turn, "9")
+    third.hang_up()
+    for body in ("hello", "stalked", "MORE", "harassment"):
+        phone.text(body)
+
+
+def test_stats_counts_exactly_what_happened(phone: Phone, clock: list, redis_client: redis.Redis) -> None:
+    make_known_traffic(phone, clock)
+    retried = phone.ring()  # a Twilio retry of the same webhook is not counted again
+    phone.post(retried.waits or "", {"CallSid": phone.call_sid, "From": phone.caller, "Digits": "2"})
+    phone.post(retried.waits or "", {"CallSid": phone.call_sid, "From": phone.caller, "Digits": "2"})
+    phone.hang_up()
+    result = CliRunner().invoke(main, ["stats", "--until", "2026-11-30", "--days", "2", "--json",
+                                       "--redis-url", REDIS_URL])
+    assert result.exit_code == 0, result.output
+    before, day = json.loads(result.stdout)
+    assert before["calls"] == 0 and before["date"] == "2026-11-29"
+    assert day["date"] == "2026-11-30"
+    assert day["calls"] == 4
+    assert day["texts"] == 4
+    assert day["calls_without_topic"] == 1
+    assert day["reprompts"] == 2
+    assert day["topics"] == {
+        "stalking": {"voice": 1, "sms": 1}, "bullying": {"voice": 1}, "harassment": {"voice": 1, "sms": 1},
+    }
+    assert day["transfers"] == {"completed": 0, "busy": 1, "no-answer": 0, "failed": 0, "canceled": 0, "closed": 0}
+    for key in redis_client.scan_iter(match="ivr:stats:*"):
+        assert 0 < redis_client.ttl(key) <= 400 * 24 * 3600
+
+
+def test_a_transfer_asked_for_while_closed_is_counted(phone: Phone, clock: list) -> None:
+    clock[0] = CLOSED
+    phone.press(phone.ring(), "0")
+    phone.hang_up()
+    result = CliRunner().invoke(main, ["stats", "--until", "2026-11-29", "--days", "1", "--json",
+                                       "--redis-url", REDIS_URL])
+    (day,) = json.loads(result.stdout)
+    assert day["transfers"]["closed"] == 1 and day["calls_without_topic"] == 1
+
+
+def test_stats_table_and_errors(phone: Phone) -> None:
+    phone.text("bullying")
+    table = CliRunner().invoke(main, ["stats", "--until", "2026-11-30", "--redis-url", REDIS_URL])
+    assert table.exit_code == 0
+    header, *rows = table.stdout.splitlines()
+    assert "calls" in header and "bullying" in header and len(rows) == 7
+    missing = CliRunner().invoke(main, ["stats"], env={"REDIS_URL": ""})
+    assert missing.exit_code == 1 and "set REDIS_URL" in missing.output
+    dead = CliRunner().invoke(main, ["stats", "--redis-url", "redis://127.0.0.1:1/0"])
+    assert dead.exit_code == 1 and "did not answer" in dead.output
+
+
+def metric(text: str, name: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_metrics_add_up_across_two_gunicorn_workers(always_open: object, redis_client: redis.Redis) -> None:
+    env = {"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": REDIS_URL, "PROMPTS_DIR": str(always_open)}
+    with procfile_server(env, workers=2) as base:
+        for index in range(12):
+            phone = Phone(HttpTransport(), base, TOKEN, caller=f"+4477009003{index:02}")
+            turn = phone.press(phone.ring(), "2")
+            phone.hang_up()
+            assert turn.waits
+            phone.text("bullying")
+        for _ in range(20):  # /metrics is answered by either worker: the total is the same
+            response = requests.get(base + "/metrics", timeout=5)
+            assert response.status_code == 200
+            text = response.text
+            assert metric(text, "ivr_calls_total") == 12, "every worker's calls, whichever answers"
+            assert metric(text, "ivr_messages_total") == 12
+            assert metric(text, 'ivr_topic_selected_total{channel="voice",topic="harassment"}') == 12
+        assert "ivr_request_seconds_bucket" in text
+        assert not re.search(r"\+?44?7700900", text), "no number in any label"
