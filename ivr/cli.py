@@ -6,13 +6,12 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
 
-from . import gsm, stats
+from . import gsm, operations, stats
 from .hours import parse_moment, status_line, week_lines
 from .phone import FlaskTransport, HttpTransport, Phone, Turn, describe_text
 from .script import Script, load, say_seconds
@@ -252,6 +251,4 @@ def _script(prompts: str | None) -> Script:
     return loaded.script
 
 
-def run(argv: list[str] | None = None, entry: Callable[..., object] = main) -> None:
-    """Run the command line (for `python -m ivr`)."""
-    entry(args=argv)
+operations.register(main)

@@ -205,7 +205,7 @@ def _check_api_base(api_base: str | None) -> str | None:
 )
 @click.argument("number")
 @click.option(
-    "--public-url", envvar="PUBLIC_URL", show_envvar=True, default=None,
+    "--public-url", envvar="PUBLIC_URL", default=None,
     help="The https base URL Twilio should call, like https://ivr.example.org (default: $PUBLIC_URL).",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would change and change nothing.")
@@ -327,9 +327,9 @@ def check_prompts(env: Mapping[str, str]) -> list[Finding]:
     loaded = load(root)
     errors = loaded.errors
     if errors:
-        return [_fail(f"prompts in {root} have {len(errors)} error(s), first: {errors[0]} (run `ivr check`)")]
+        return [_fail(f"prompt files in {root} have {len(errors)} error(s), first: {errors[0]} (run `ivr check`)")]
     warnings = len(loaded.problems)
-    return [_pass(f"prompts in {root} are valid ({warnings} warning(s))")]
+    return [_pass(f"prompt files in {root} are valid ({warnings} warning(s))")]
 
 
 def check_session_secret(env: Mapping[str, str]) -> list[Finding]:

@@ -42,6 +42,14 @@ class Tally:
     ttl: int
 
 
+@dataclass(frozen=True)
+class Limit:
+    """A rate-limit counter: how many events in a window of seconds."""
+
+    key: str
+    window: int
+
+
 class StoreDown(Exception):
     """The session store did not answer in time; carry on without it."""
 
@@ -55,8 +63,11 @@ def key_for(secret: bytes, kind: str, identifier: str) -> str:
 class Store(Protocol):
     """What the web edges need from a session store."""
 
-    def update(self, key: str, fields: dict[str, str], ttl: int, read: str, counts: tuple[str, ...] = ()) -> str | None:
-        """Set fields of a session and return one field's old value, in one round trip.
+    def update(
+        self, key: str, fields: dict[str, str], ttl: int, read: str,
+        counts: tuple[str, ...] = (), limit: Limit | None = None,
+    ) -> tuple[str | None, int]:
+        """Set fields of a session; return one field's old value and the limit's count, in one round trip.
 
         Each name in counts adds one to the session's own ``n:<name>`` field, only
         when the read field's value changes, so a retried webhook (same delivery)
@@ -127,11 +138,24 @@ class RedisStore:
             self._open_until = self._clock() + BREAKER_SECONDS
             raise StoreDown(type(error).__name__) from None
 
-    def update(self, key: str, fields: dict[str, str], ttl: int, read: str, counts: tuple[str, ...] = ()) -> str | None:
+    def update(
+        self, key: str, fields: dict[str, str], ttl: int, read: str,
+        counts: tuple[str, ...] = (), limit: Limit | None = None,
+    ) -> tuple[str | None, int]:
         pairs = [item for pair in fields.items() for item in pair]
         args = [read, fields.get(read, ""), ttl, len(pairs), *pairs, *(COUNT + name for name in counts)]
-        old = self._guard(lambda: self._update(keys=[key], args=args))
-        return old.decode() if isinstance(old, bytes) else old
+
+        def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            self._update(keys=[key], args=args, client=pipe)
+            if limit is not None:
+                pipe.incr(limit.key)
+                pipe.expire(limit.key, limit.window, nx=True)
+            return pipe.execute()
+
+        results = self._guard(run)
+        old = results[0].decode() if isinstance(results[0], bytes) else results[0]
+        return old, int(results[1]) if limit is not None else 0
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         def run() -> list[Any]:
@@ -247,7 +271,10 @@ class EmbeddedStore:
         for key in [key for key, (expires, _) in self._items.items() if expires <= now]:
             del self._items[key]
 
-    def update(self, key: str, fields: dict[str, str], ttl: int, read: str, counts: tuple[str, ...] = ()) -> str | None:
+    def update(
+        self, key: str, fields: dict[str, str], ttl: int, read: str,
+        counts: tuple[str, ...] = (), limit: Limit | None = None,
+    ) -> tuple[str | None, int]:
         with self._lock:
             session = dict(self._get(key) or {})
             old = session.get(read)
@@ -256,15 +283,19 @@ class EmbeddedStore:
                 for name in counts:
                     session[COUNT + name] = str(int(session.get(COUNT + name, 0)) + 1)
             self._put(key, session, ttl)
-            return old
+            return old, self._increment(limit.key, limit.window) if limit else 0
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         with self._lock:
-            item = self._items.get(counter)
-            expires = item[0] if item and item[0] > self._clock() else self._clock() + window
-            count = (self._get(counter) or 0) + 1
-            self._items[counter] = (expires, count)
-            return count, self._get(key)
+            return self._increment(counter, window), self._get(key)
+
+    def _increment(self, counter: str, window: int) -> int:
+        """Count one more in a window that starts with the first count (like INCR + EXPIRE NX)."""
+        item = self._items.get(counter)
+        expires = item[0] if item and item[0] > self._clock() else self._clock() + window
+        count = (self._get(counter) or 0) + 1
+        self._items[counter] = (expires, count)
+        return count
 
     def save(self, key: str, value: dict[str, Any], ttl: int, tally: Tally | None = None) -> None:
         with self._lock:

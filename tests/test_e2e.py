@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -62,8 +63,9 @@ def replace_in(path: Path, old: str, new: str) -> None:
 
 
 def menu_heard(phone_base: str) -> list[str]:
-    """Ring once (a new CallSid each time, so any worker may answer) and return what is said."""
-    return Phone(HttpTransport(), phone_base, TOKEN).ring().says
+    """Ring once from a new number (a new CallSid each time, so any worker may answer); return what is said."""
+    caller = f"+4477009{secrets.randbelow(10**5):05}"
+    return Phone(HttpTransport(), phone_base, TOKEN, caller=caller).ring().says
 
 
 def wait_for_every_worker(base: str, expect: str, seconds: float = 12.0, in_a_row: int = 16) -> float:

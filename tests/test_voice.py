@@ -187,3 +187,16 @@ def test_readyz_is_503_when_redis_is_gone(make_app: Callable[..., object]) -> No
     app = make_app(STORE=RedisStore("redis://127.0.0.1:1/0"))
     ready = app.test_client().get("/readyz")  # type: ignore[attr-defined]
     assert ready.status_code == 503 and ready.get_json()["store"]["ok"] is False
+
+
+def test_too_many_new_calls_from_one_number_get_the_number_and_goodbye(
+    phone: Phone, app: object, redis_client: object
+) -> None:
+    for _ in range(10):
+        assert Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=phone.caller).ring().waits
+    limited = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=phone.caller).ring()
+    assert limited.hung_up and "oh eight oh eight" in " ".join(limited.says)
+    other = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller="+447700900999").ring()
+    assert other.waits, "another caller is not limited"
+    counters = list(redis_client.scan_iter(match="ivr:rate:call:*"))  # type: ignore[attr-defined]
+    assert len(counters) == 2 and all(0 < redis_client.ttl(key) <= 600 for key in counters)  # type: ignore[attr-defined]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, Response, request
 
 from .. import engine, fallback, metrics, stats, twiml
@@ -9,7 +11,7 @@ from ..config import CALL_TTL_SECONDS
 from ..engine import Call, Heard, VoiceReply
 from ..script import Script
 from ..stats import event_field
-from ..store import COUNT
+from ..store import COUNT, Limit
 from .common import (
     field,
     fingerprint,
@@ -81,27 +83,37 @@ def fallback_call() -> Response:
 def _reply(current: Script, reply: VoiceReply, new_call: bool = False) -> Response:
     """Record where the caller is and count what happened, then answer with TwiML."""
     counts = tuple(name for name in ("calls" if new_call else "", event_field(reply.event, "voice")) if name)
-    if not _remember(reply, counts):
+    limit = _call_limit(current) if new_call else None
+    retry, calls = _remember(reply, counts, limit)
+    if not retry:
         if new_call:
             metrics.CALLS.inc()
         metrics.count_event(reply.event, "voice")
+    if limit is not None and calls > current.service.calls.rate_limit_calls:
+        reply = replace(engine.goodbye(current, reply.call), event="rate-limited")
     note(state=reply.call.node, event=reply.event)
     return answer_with(twiml.voice(reply, current, next_url))
 
 
-def _remember(reply: VoiceReply, counts: tuple[str, ...]) -> bool:
+def _call_limit(current: Script) -> Limit | None:
+    """The new-call counter for this caller's number (an HMAC of it), if the number is known."""
+    key = session_key("rate:call", field("From", 64))
+    return Limit(key, current.service.calls.rate_limit_minutes * 60) if key else None
+
+
+def _remember(reply: VoiceReply, counts: tuple[str, ...], limit: Limit | None) -> tuple[bool, int]:
     """Keep the call's session in one round trip; say whether this delivery was seen before."""
     key = session_key("call", field("CallSid", 64))
     if key is None:
-        return False
+        return False, 0
     seen = fingerprint(field("Digits", MAX_DIGITS), field("SpeechResult", MAX_SPEECH))
     fields = {"at": reply.call.encode(), "seen": seen}
     if reply.event.startswith("topic:"):
         fields["reached"] = "1"
-    retry = store_call("update", key, fields, CALL_TTL_SECONDS, "seen", counts) == seen
-    if retry:
+    previous, calls = store_call("update", key, fields, CALL_TTL_SECONDS, "seen", counts, limit) or (None, 0)
+    if previous == seen:
         note(retry=True)
-    return retry
+    return previous == seen, calls
 
 
 def _count_call(session: dict[str, str]) -> None:
