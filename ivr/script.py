@@ -27,6 +27,7 @@ from .hours import OpeningHours
 from .schema import MenuFile, Part, Service, SmsWords, TopicFile, VoiceWords
 
 PLACEHOLDERS = frozenset({"helpline", "helpline_name", "title", "key", "keyword", "opens", "hours"})
+TOPIC_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
 
@@ -301,6 +302,9 @@ def _load_languages(root: Path, service: Service, report: _Report) -> dict[str, 
 def _read_topics(folder: Path, report: _Report) -> dict[str, tuple[Path, dict[str, Any]]]:
     topics = {}
     for path in sorted((folder / "topics").glob("*.y*ml")):
+        if not TOPIC_NAME.match(path.stem):
+            report.add(path, (), "file name should be lower-case letters, digits, - or _ (like online-abuse.yaml)")
+            continue
         data = report.read(path)
         if data is not None:
             topics[path.stem] = (path, data)

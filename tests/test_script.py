@@ -157,3 +157,8 @@ def test_a_second_language_is_offered_and_borrows_missing_words(prompts_copy: Pa
 def test_translation_warnings_do_not_fail_the_check(prompts_copy: Path) -> None:
     add_french(prompts_copy)
     assert load(prompts_copy).errors == []
+
+
+def test_a_topic_file_name_must_be_plain(prompts_copy: Path) -> None:
+    (prompts_copy / "en-GB/topics/Online Abuse.yaml").write_text("title: online\nparts: [x]\n", encoding="utf-8")
+    assert any("Online Abuse.yaml:1: file name should be lower-case" in line for line in problems(prompts_copy))
