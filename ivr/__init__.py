@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, request
 from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 
@@ -65,7 +65,8 @@ def _never_a_500(error: Exception) -> Any:
     """Answer Twilio with TwiML that still reaches the helpline, whatever broke."""
     if isinstance(error, HTTPException):
         return error
-    log.error("webhook failed", exc_info=error, extra={"fields": {"path": request.path}})
+    fields = {"request_id": g.get("request_id", ""), "path": request.path}
+    log.error("webhook failed", exc_info=error, extra={"fields": fields})
     if request.path.startswith("/voice"):
         return fallback.voice_twiml(), 200, {"Content-Type": "text/xml"}
     if request.path.startswith("/sms"):

@@ -11,6 +11,8 @@ import json
 import logging
 import sys
 import time
+import traceback
+from pathlib import Path
 
 
 class JsonLines(logging.Formatter):
@@ -24,9 +26,20 @@ class JsonLines(logging.Formatter):
             "msg": record.getMessage(),
             **getattr(record, "fields", {}),
         }
-        if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            line.update(describe_error(record.exc_info[1]))
         return json.dumps(line, default=str)
+
+
+def describe_error(error: BaseException) -> dict[str, object]:
+    """Name an error by its type and where it happened, never by its message.
+
+    Error messages often repeat their input (``int('...')``, a KeyError), and the
+    input may be a caller's words or a texter's message.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    stack = [f"{Path(frame.filename).name}:{frame.lineno} {frame.name}" for frame in frames]
+    return {"error": type(error).__name__, "stack": stack[-10:]}
 
 
 def setup(level: int = logging.INFO) -> None:

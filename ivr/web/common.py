@@ -62,12 +62,10 @@ def require_signature() -> None:
 
 
 def signed_url() -> str:
-    """Return the URL Twilio signed: PUBLIC_URL plus path when behind a proxy."""
-    public = current_app.config["PUBLIC_URL"]
-    if not public:
-        return request.url
+    """Return the URL Twilio signed, query as sent: PUBLIC_URL plus path when behind a proxy."""
+    base = current_app.config["PUBLIC_URL"] or request.root_url.rstrip("/")
     query = request.query_string.decode("latin-1")
-    return public + request.path + (f"?{query}" if query else "")
+    return base + request.path + (f"?{query}" if query else "")
 
 
 def field(name: str, limit: int = MAX_FIELD) -> str:

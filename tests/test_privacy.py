@@ -1,0 +1,211 @@
+"""Privacy: no caller's number, words or speech in Redis or in the logs; FORGET and the rate limit.
+
+These tests run on a private redis-server (see tests/redis_server.py), so "every
+key in the database" means every key this line wrote and nothing else, and no
+other test's clean-up can delete keys from under them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from ivr import gsm, logs
+from ivr.phone import FlaskTransport, Phone
+from ivr.script import Script
+from ivr.store import PREFIX, key_for
+
+from .conftest import BASE_URL, TOKEN
+from .redis_server import RedisServer, redis_server
+
+SECRET = b"test-secret"  # SESSION_SECRET in conftest's make_app
+HELPLINE = "+448088020300"
+NUMBER = "+447700900987"
+SPEECH = "my neighbour Bartholomew"
+MESSAGE = "Quentinella from flat 12 keeps watching me"
+REQUESTS_IN_WALK = 11
+
+
+@pytest.fixture(scope="module")
+def private_redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture
+def db(private_redis: RedisServer) -> Iterator[redis.Redis]:
+    client = private_redis.client()
+    client.flushall()
+    yield client
+    client.flushall()
+    client.close()
+
+
+@pytest.fixture
+def line(make_app: Callable[..., object], private_redis: RedisServer, db: redis.Redis) -> object:
+    return make_app(REDIS_URL=private_redis.url)
+
+
+class CurrentStderr:
+    """A stream that writes to whatever sys.stderr is at the moment of writing."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+@pytest.fixture
+def ivr_log(capfd: pytest.CaptureFixture[str]) -> Iterator[Callable[[], str]]:
+    """What the `ivr` logger writes to stderr during the test.
+
+    logs.setup() binds its handler to the sys.stderr of the moment it first ran,
+    which under pytest is some earlier capture, so for the test the handler (with
+    its own JSON formatter) writes to the current stderr, which capfd reads.
+    """
+    logs.setup()
+    handler = next(h for h in logging.getLogger("ivr").handlers if isinstance(h.formatter, logs.JsonLines))
+    previous = handler.stream
+    handler.setStream(CurrentStderr())
+    capfd.readouterr()
+    yield lambda: capfd.readouterr().err
+    if not getattr(previous, "closed", False):
+        handler.setStream(previous)
+
+
+def walk(app: object, script: Script) -> Phone:
+    """A whole call (with words said) and a text conversation from one number."""
+    phone = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=NUMBER)
+    menu = phone.ring()
+    sorry = phone.say(menu, SPEECH)
+    assert sorry.status == 200 and sorry.says[0] == script.default.voice.didnt_get
+    topic = phone.press(sorry, "1")
+    part = phone.press(topic, "1")
+    assert script.default.topic("stalking").voice_parts[1] in part.says
+    dial = phone.press(part, "0")
+    assert dial.dials == HELPLINE
+    done = phone.transfer_ends(dial, "completed")
+    assert done.status == 200 and done.hung_up
+    assert phone.hang_up() == 204
+    replies = [phone.text(body) for body in (MESSAGE, "STALKING", "MORE", "CALL")]
+    assert all(reply.status == 200 and reply.message for reply in replies)
+    assert replies[2].message == script.default.topic("stalking").sms_pages[1]
+    return phone
+
+
+def forbidden(phone: Phone) -> list[str]:
+    """What must never be kept or logged: the number in any form, the words, the speech."""
+    national = "0" + NUMBER.removeprefix("+44")
+    return [
+        NUMBER, NUMBER[1:], national, NUMBER.replace("+", "%2B"), "+44 7700 900987", "07700 900987",
+        MESSAGE.lower(), "quentinella", SPEECH.lower(), "bartholomew", phone.call_sid.lower(),
+    ]
+
+
+def leaks(text: str, phone: Phone) -> list[str]:
+    """Return what in text gives the caller away."""
+    lowered = text.lower()
+    found = [item for item in forbidden(phone) if item.lower() in lowered]
+    digits = re.sub(r"[\s+\-().]", "", lowered)
+    if NUMBER.removeprefix("+44") in digits:
+        found.append("the number's digits")
+    return found
+
+
+def everything_in(db: redis.Redis) -> list[tuple[bytes, list[bytes], int]]:
+    """Every key in the database, with all it holds and its TTL."""
+    found = []
+    for key in db.scan_iter("*"):
+        kind = db.type(key)
+        if kind == b"string":
+            values = [db.get(key) or b""]
+        elif kind == b"hash":
+            values = [part for pair in db.hgetall(key).items() for part in pair]
+        elif kind == b"list":
+            values = db.lrange(key, 0, -1)
+        elif kind == b"set":
+            values = list(db.smembers(key))
+        elif kind == b"zset":
+            values = [member for member, _ in db.zrange(key, 0, -1, withscores=True)]
+        else:
+            values = [db.dump(key) or b""]
+        found.append((key, values, db.ttl(key)))
+    return found
+
+
+def test_redis_keeps_no_number_words_or_speech_and_everything_expires(
+    line: object, db: redis.Redis, script: Script
+) -> None:
+    phone = walk(line, script)
+    contents = everything_in(db)
+    keys = {key.decode() for key, _, _ in contents}
+    assert key_for(SECRET, "text", NUMBER) in keys and key_for(SECRET, "rate:text", NUMBER) in keys
+    assert key_for(SECRET, "call", phone.call_sid) not in keys, "the call's session ends with the call"
+    for key, values, ttl in contents:
+        assert key.decode().startswith(PREFIX)
+        for blob in (key, *values):
+            assert leaks(blob.decode("utf-8", "replace"), phone) == [], (key, blob)
+        assert ttl > 0, f"{key!r} has no expiry (TTL {ttl})"
+
+
+def test_the_logs_hold_no_number_words_or_speech_and_one_json_line_per_request(
+    line: object, script: Script, ivr_log: Callable[[], str]
+) -> None:
+    phone = walk(line, script)
+    output = ivr_log()
+    assert leaks(output, phone) == [], output
+    records = [json.loads(text) for text in output.splitlines() if text.strip()]
+    requests = [record for record in records if record["msg"] == "request"]
+    assert len(requests) == REQUESTS_IN_WALK
+    for record in requests:
+        assert re.fullmatch(r"[0-9a-f]{12}", record["request_id"])
+        assert record["path"] in ("/voice", "/voice/answer", "/voice/dialled", "/voice/status", "/sms")
+        assert record["status"] in (200, 204)
+        assert isinstance(record["ms"], int | float) and record["ms"] >= 0
+    assert len({record["request_id"] for record in requests}) == REQUESTS_IN_WALK
+
+
+def test_forget_deletes_the_texters_session_and_counter_at_once(
+    line: object, db: redis.Redis, script: Script
+) -> None:
+    phone = Phone(FlaskTransport(line), BASE_URL, TOKEN, caller="+447700900988")
+    other = Phone(FlaskTransport(line), BASE_URL, TOKEN, caller="+447700900989")
+    assert phone.text("STALKING").message == script.default.topic("stalking").sms_pages[0]
+    assert other.text("STALKING").message == script.default.topic("stalking").sms_pages[0]
+    session, counter = key_for(SECRET, "text", phone.caller), key_for(SECRET, "rate:text", phone.caller)
+    before = {key.decode() for key in db.keys("*")}
+    assert {session, counter} <= before
+
+    reply = phone.text("FORGET")
+    after = {key.decode() for key in db.keys("*")}
+    assert after == before - {session, counter}, "this number's keys go, and nobody else's"
+    assert reply.message == script.default.sms.forget
+    assert gsm.cost(reply.message).segments == 1
+    assert phone.text("MORE").message == script.default.sms_menu, "the thread starts afresh"
+
+
+def test_the_rate_limit_gives_one_notice_then_silence(line: object, db: redis.Redis, script: Script) -> None:
+    phone = Phone(FlaskTransport(line), BASE_URL, TOKEN, caller="+447700900990")
+    limit = script.service.sms.rate_limit_messages
+    assert limit == 20
+    for _ in range(limit):
+        assert phone.text("MENU").message == script.default.sms_menu
+    notice = phone.text("STALKING")
+    assert notice.status == 200
+    assert notice.message == script.fill(script.default.sms.rate_limited, "sms")
+    assert gsm.cost(notice.message).segments == 1
+    quiet = phone.text("STALKING")
+    assert quiet.status == 200 and quiet.message is None, "past the notice, no <Message> at all"
+
+    other = Phone(FlaskTransport(line), BASE_URL, TOKEN, caller="+447700900991")
+    assert other.text("MENU").message == script.default.sms_menu, "another number is not limited"
+    counter = key_for(SECRET, "rate:text", phone.caller)
+    assert int(db.get(counter) or 0) == limit + 2
+    assert 0 < db.ttl(counter) <= script.service.sms.rate_limit_minutes * 60 <= 600
