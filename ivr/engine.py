@@ -388,8 +388,9 @@ def reply_to_text(script: Script, thread: Thread, body: str, now: datetime) -> T
     chosen = _text_language(script, words)
     if chosen is not None:
         return _text_menu(chosen, Thread(lang=chosen.code))
-    if whole.isdigit() and language.topic_by_key(whole):
-        return _page(script, language, thread, language.topic_by_key(whole), 0)
+    numbered = language.topic_by_key(whole) if whole.isdigit() else None
+    if numbered is not None:
+        return _page(thread, numbered, 0)
     return _text_words(script, language, thread, words, now)
 
 
@@ -398,12 +399,12 @@ def _text_words(
 ) -> TextReply:
     topic = _text_topic(language, words)
     if topic is not None:
-        return _page(script, language, thread, topic, 0)
+        return _page(thread, topic, 0)
     command = _text_command(language, words)
     if command == "more":
         current = language.topic(thread.topic)
         if current is not None and thread.page < len(current.sms_pages):
-            return _page(script, language, thread, current, thread.page)
+            return _page(thread, current, thread.page)
     if command == "call":
         return TextReply(_call_text(script, language, now), thread, "helpline")
     return _text_menu(language, replace(thread, topic="", page=0))
@@ -449,7 +450,7 @@ def _fuzzy(words: tuple[str, ...], vocab: dict[str, object]) -> object | None:
     return None
 
 
-def _page(script: Script, language: Language, thread: Thread, topic: Topic, page: int) -> TextReply:
+def _page(thread: Thread, topic: Topic, page: int) -> TextReply:
     text = topic.sms_pages[page]
     event = f"topic:{topic.name}" if page == 0 else "more"
     return TextReply(text, replace(thread, topic=topic.name, page=page + 1), event)
