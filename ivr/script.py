@@ -81,7 +81,7 @@ class Language:
         return next((topic for topic in self.topics if topic.key == key), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: each load is a new script
 class Script:
     """The whole loaded script: settings and every language."""
 

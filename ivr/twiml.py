@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import lru_cache
 
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
@@ -11,15 +11,21 @@ from .engine import Dial, Gather, Hangup, VoiceReply
 from .script import Script
 
 SPEECH_TIMEOUT = "auto"
+RENDERED = 4096  # documents kept: a few per place in the menus, times the open and closed wording
 
 
-def voice(reply: VoiceReply, script: Script, url: Callable[[str, str], str]) -> str:
-    """Render a voice reply; url(endpoint, state) gives the next webhook's address."""
+@lru_cache(maxsize=RENDERED)
+def voice(reply: VoiceReply, script: Script, answer_url: str, dialled_url: str) -> str:
+    """Render a voice reply, sending the caller's next move to answer_url or dialled_url.
+
+    Replies repeat (every caller hears the same menu), so each document is built
+    once per script and kept; a reloaded script is a new object, so edits are
+    never served from the cache.
+    """
     response = VoiceResponse()
-    state = reply.call.encode()
     then = reply.then
     if isinstance(then, Gather):
-        action = url("voice.answer", state)
+        action = answer_url
         lang = reply.says[-1].lang if reply.says else script.default.code
         gather = response.gather(
             input="dtmf speech", action=action, method="POST", language=lang,
@@ -31,8 +37,7 @@ def voice(reply: VoiceReply, script: Script, url: Callable[[str, str], str]) -> 
         return str(response)
     _says(response, reply, script)
     if isinstance(then, Dial):
-        response.dial(then.number, action=url("voice.dialled", state), method="POST",
-                      timeout=then.timeout)
+        response.dial(then.number, action=dialled_url, method="POST", timeout=then.timeout)
     elif isinstance(then, Hangup):
         response.hangup()
     return str(response)

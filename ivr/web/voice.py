@@ -92,7 +92,9 @@ def _reply(current: Script, reply: VoiceReply, new_call: bool = False) -> Respon
     if limit is not None and calls > current.service.calls.rate_limit_calls:
         reply = replace(engine.goodbye(current, reply.call), event="rate-limited")
     note(state=reply.call.node, event=reply.event)
-    return answer_with(twiml.voice(reply, current, next_url))
+    state = reply.call.encode()
+    document = twiml.voice(reply, current, next_url("voice.answer", state), next_url("voice.dialled", state))
+    return answer_with(document)
 
 
 def _call_limit(current: Script) -> Limit | None:
