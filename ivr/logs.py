@@ -42,12 +42,24 @@ def describe_error(error: BaseException) -> dict[str, object]:
     return {"error": type(error).__name__, "stack": stack[-10:]}
 
 
+class StderrHandler(logging.StreamHandler):
+    """Write to whatever sys.stderr is when a line is logged, not when logging was set up."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass  # the stream is always the current stderr
+
+
 def setup(level: int = logging.INFO) -> None:
     """Send the line's logs to stderr as JSON lines, once per process."""
     logger = logging.getLogger("ivr")
-    if any(isinstance(handler.formatter, JsonLines) for handler in logger.handlers):
+    if any(isinstance(handler, StderrHandler) for handler in logger.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonLines())
     logger.addHandler(handler)
     logger.setLevel(level)

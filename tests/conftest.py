@@ -96,6 +96,13 @@ def phone(app: object) -> Phone:
 
 
 @pytest.fixture
+def ivr_log(capfd: pytest.CaptureFixture[str]) -> Callable[[], str]:
+    """What the line logs (JSON lines on stderr) from now until it is called."""
+    capfd.readouterr()
+    return lambda: capfd.readouterr().err
+
+
+@pytest.fixture
 def prompts_copy(tmp_path: Path) -> Path:
     """A copy of the shipped prompts that a test may change."""
     target = tmp_path / "prompts"

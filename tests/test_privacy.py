@@ -8,15 +8,13 @@ other test's clean-up can delete keys from under them.
 from __future__ import annotations
 
 import json
-import logging
 import re
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
 import redis
 
-from ivr import gsm, logs
+from ivr import gsm
 from ivr.phone import FlaskTransport, Phone
 from ivr.script import Script
 from ivr.store import PREFIX, key_for
@@ -50,34 +48,6 @@ def db(private_redis: RedisServer) -> Iterator[redis.Redis]:
 @pytest.fixture
 def line(make_app: Callable[..., object], private_redis: RedisServer, db: redis.Redis) -> object:
     return make_app(REDIS_URL=private_redis.url)
-
-
-class CurrentStderr:
-    """A stream that writes to whatever sys.stderr is at the moment of writing."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
-@pytest.fixture
-def ivr_log(capfd: pytest.CaptureFixture[str]) -> Iterator[Callable[[], str]]:
-    """What the `ivr` logger writes to stderr during the test.
-
-    logs.setup() binds its handler to the sys.stderr of the moment it first ran,
-    which under pytest is some earlier capture, so for the test the handler (with
-    its own JSON formatter) writes to the current stderr, which capfd reads.
-    """
-    logs.setup()
-    handler = next(h for h in logging.getLogger("ivr").handlers if isinstance(h.formatter, logs.JsonLines))
-    previous = handler.stream
-    handler.setStream(CurrentStderr())
-    capfd.readouterr()
-    yield lambda: capfd.readouterr().err
-    if not getattr(previous, "closed", False):
-        handler.setStream(previous)
 
 
 def walk(app: object, script: Script) -> Phone:
