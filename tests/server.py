@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,14 +40,18 @@ def procfile_server(env: dict[str, str], workers: int = 2, wait: float = 20.0) -
         **os.environ, **env, "PORT": str(port), "WEB_CONCURRENCY": str(workers),
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
     }
-    log = open(ROOT / ".pytest_cache" / f"server-{port}.log", "w")  # noqa: SIM115
+    log = tempfile.NamedTemporaryFile("w+", prefix=f"ivr-server-{port}-", suffix=".log")  # noqa: SIM115
     process = subprocess.Popen(
         ["bash", "-c", procfile_web()], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_up(base, process, wait)
+        try:
+            _wait_up(base, process, wait)
+        except AssertionError as error:
+            log.seek(0)
+            raise AssertionError(f"{error}; the server said:\n{log.read()[-3000:]}") from None
         yield base
     finally:
         os.killpg(process.pid, signal.SIGTERM)
