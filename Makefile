@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -m compileall -q ivr  # some hosts set PYTHONDONTWRITEBYTECODE: compile once here
 	touch $(STAMP)
 
 run: $(STAMP) ## start the line on this machine (embedded store, signatures NOT checked)
@@ -25,12 +26,12 @@ run: $(STAMP) ## start the line on this machine (embedded store, signatures NOT 
 		bash -c "$$(sed -n 's/^web: //p' Procfile)"
 
 test: $(STAMP) ## run the checks and the tests (needs Redis on 127.0.0.1:6379)
-	$(BIN)/ruff check ivr tests
+	$(BIN)/ruff check ivr tests bench
 	$(BIN)/ivr check
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check ivr tests
+	$(BIN)/ruff check ivr tests bench
 
 bench: $(STAMP) ## measure the line against bare Flask (needs wrk and Redis)
 	$(BIN)/python bench/run.py

@@ -12,7 +12,8 @@ import shutil
 import tempfile
 from typing import Any
 
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+OWN_FOLDER = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if OWN_FOLDER:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ivr-metrics-")
 
 
@@ -28,3 +29,9 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """Remove the metrics folder this server made for itself."""
+    if OWN_FOLDER:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -122,7 +122,7 @@ class RedisStore:
             health_check_interval=30,
             retry_on_timeout=False,
         )
-        self._update = self.client.register_script(UPDATE_SCRIPT)
+
         self._clock = clock
         self._open_until = 0.0
         self.failures = 0
@@ -147,7 +147,9 @@ class RedisStore:
 
         def run() -> list[Any]:
             pipe = self.client.pipeline(transaction=False)
-            self._update(keys=[key], args=args, client=pipe)
+            # EVAL, not EVALSHA: no SCRIPT EXISTS round trip first, and no NOSCRIPT
+            # after a failover; Redis compiles the script once and keeps it.
+            pipe.eval(UPDATE_SCRIPT, 1, key, *args)
             if limit is not None:
                 pipe.incr(limit.key)
                 pipe.expire(limit.key, limit.window, nx=True)

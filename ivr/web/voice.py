@@ -28,6 +28,8 @@ from .common import twiml as answer_with
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 bp.before_request(require_signature)
 
+ANSWER_PATH = "/voice/answer"
+DIALLED_PATH = "/voice/dialled"
 MAX_DIGITS = 8
 MAX_SPEECH = 300
 
@@ -41,7 +43,7 @@ def new_call() -> Response:
     return _reply(current, engine.start_call(current, now()), new_call=True)
 
 
-@bp.post("/answer")
+@bp.post(ANSWER_PATH.removeprefix("/voice"))
 def answer() -> Response:
     """Move the caller on by the key they pressed or the words they said."""
     current = script()
@@ -53,7 +55,7 @@ def answer() -> Response:
     return _reply(current, engine.answer(current, call, heard, now()))
 
 
-@bp.post("/dialled")
+@bp.post(DIALLED_PATH.removeprefix("/voice"))
 def dialled() -> Response:
     """Tell the caller how the transfer to the helpline went."""
     current = script()
@@ -93,7 +95,7 @@ def _reply(current: Script, reply: VoiceReply, new_call: bool = False) -> Respon
         reply = replace(engine.goodbye(current, reply.call), event="rate-limited")
     note(state=reply.call.node, event=reply.event)
     state = reply.call.encode()
-    document = twiml.voice(reply, current, next_url("voice.answer", state), next_url("voice.dialled", state))
+    document = twiml.voice(reply, current, next_url(ANSWER_PATH, state), next_url(DIALLED_PATH, state))
     return answer_with(document)
 
 
