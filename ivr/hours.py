@@ -169,7 +169,7 @@ class HoursSettings(BaseModel):
 class OpeningHours:
     """Answer when the line is open, from validated settings. Immutable."""
 
-    __slots__ = ("settings", "zone", "_calendar", "_weekly", "_openings", "_closures")
+    __slots__ = ("settings", "zone", "_calendar", "_weekly", "_openings", "_closures", "_days")
 
     def __init__(self, settings: HoursSettings) -> None:
         bank = settings.bank_holidays
@@ -180,6 +180,7 @@ class OpeningHours:
             "_weekly": {d: _parse_ranges(d, r) for d, r in settings.weekly.items()},
             "_openings": {o.date: _parse_ranges("opening", o.hours) for o in settings.openings},
             "_closures": settings.closures,
+            "_days": {},  # date -> its open intervals: every call asks about today
         }
         for name, value in fields.items():
             object.__setattr__(self, name, value)
@@ -211,7 +212,13 @@ class OpeningHours:
 
     def ranges_on(self, day: datetime.date) -> list[tuple[datetime.datetime, datetime.datetime]]:
         """Return the aware local open intervals on that date."""
-        return [(self._at(day, start), self._at(day, end)) for start, end in self._spans(day)]
+        found = self._days.get(day)
+        if found is None:
+            found = [(self._at(day, start), self._at(day, end)) for start, end in self._spans(day)]
+            if len(self._days) > 1000:
+                self._days.clear()
+            self._days[day] = found
+        return list(found)
 
     def _at(self, day: datetime.date, minutes: int) -> datetime.datetime:
         midnight = datetime.datetime(day.year, day.month, day.day, tzinfo=self.zone)
