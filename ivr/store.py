@@ -23,8 +23,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import redis
+from redis.sentinel import Sentinel
 
 PREFIX = "ivr:"
 COUNT = "n:"  # session fields that hold a call's own counts
@@ -115,13 +117,7 @@ class RedisStore:
     """Sessions in Redis, with a circuit breaker around every call."""
 
     def __init__(self, url: str, clock: Callable[[], float] = time.monotonic) -> None:
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=SOCKET_TIMEOUT,
-            socket_connect_timeout=SOCKET_TIMEOUT,
-            health_check_interval=30,
-            retry_on_timeout=False,
-        )
+        self.client = connect(url)
 
         self._clock = clock
         self._open_until = 0.0
@@ -237,6 +233,35 @@ end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return old
 """
+
+
+TIMEOUTS = {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": SOCKET_TIMEOUT}
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+
+
+def connect(url: str) -> redis.Redis:
+    """Open a client for redis://, rediss:// or a Sentinel URL, with short timeouts.
+
+    Sentinel: ``redis+sentinel://[:password@]host:26379,host2:26379/service[/db]``
+    (``rediss+sentinel://`` for TLS to the Redis servers); the client follows
+    the current primary through failovers.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in SENTINEL_SCHEMES:
+        return redis.Redis.from_url(url, health_check_interval=30, retry_on_timeout=False, **TIMEOUTS)
+    hosts = [_host_port(host) for host in parts.netloc.rpartition("@")[2].split(",") if host]
+    service, _, db = parts.path.strip("/").partition("/")
+    if not hosts or not service:
+        raise ValueError("a Sentinel REDIS_URL looks like redis+sentinel://host:26379,host2:26379/mymaster/0")
+    password = unquote(parts.password) if parts.password else None
+    sentinel = Sentinel(hosts, sentinel_kwargs=dict(TIMEOUTS), password=password, **TIMEOUTS)
+    ssl = {"ssl": True} if parts.scheme.startswith("rediss") else {}
+    return sentinel.master_for(service, db=int(db or 0), retry_on_timeout=False, **ssl)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":") if ":" in text else (text, "", "26379")
+    return host, int(port)
 
 
 def _add(pipe: Any, tally: Tally | None) -> None:

@@ -120,3 +120,31 @@ def redis_server(port: int | None = None) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def sentinel_for(primary: RedisServer, service: str = "mymaster") -> Iterator[int]:
+    """Run a Redis Sentinel that watches primary as `service`; yield the Sentinel's port."""
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="ivr-sentinel-")
+    config = os.path.join(folder, "sentinel.conf")
+    with open(config, "w") as file:
+        file.write(f"port {port}\nbind 127.0.0.1\nsentinel monitor {service} 127.0.0.1 {primary.port} 1\n")
+    executable = shutil.which("redis-server")
+    if executable is None:
+        raise RuntimeError("redis-server is not on PATH")
+    process = subprocess.Popen([executable, config, "--sentinel"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, cwd=folder)
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis(port=port, socket_timeout=1).sentinel_get_master_addr_by_name(service):
+                    break
+            except redis.RedisError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.kill()
+        process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
