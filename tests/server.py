@@ -16,6 +16,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# The line's own settings: a test server gets only those the test gives it.
+LINE_SETTINGS = ("TWILIO_AUTH_TOKEN", "PUBLIC_URL", "REDIS_URL", "PROMPTS_DIR", "SESSION_SECRET", "IVR_DEV_MODE",
+                 "PROMETHEUS_MULTIPROC_DIR")
 
 
 def free_port() -> int:
@@ -36,8 +39,9 @@ def procfile_server(env: dict[str, str], workers: int = 2, wait: float = 20.0) -
     """Run the Procfile's web process on a free port; yield its base URL."""
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)
+    inherited = {key: value for key, value in os.environ.items() if key not in LINE_SETTINGS}
     full_env = {
-        **os.environ, **env, "PORT": str(port), "WEB_CONCURRENCY": str(workers),
+        **inherited, **env, "PORT": str(port), "WEB_CONCURRENCY": str(workers),
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
     }
     log = tempfile.NamedTemporaryFile("w+", prefix=f"ivr-server-{port}-", suffix=".log")  # noqa: SIM115

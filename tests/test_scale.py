@@ -12,16 +12,9 @@ on across servers: the only thing the two processes share is Redis.
 from __future__ import annotations
 
 import http.client
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import ExitStack
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -30,8 +23,8 @@ from twilio.request_validator import RequestValidator
 
 from ivr.phone import Phone, Turn
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin" if (ROOT / ".venv" / "bin").is_dir() else Path(sys.executable).parent
+from .server import procfile_server
+
 PUBLIC_URL = "http://ivr.test"
 TOKEN = "scale-test-token-0123456789abcdef"
 SECRET = "scale-test-session-secret"
@@ -40,75 +33,6 @@ HEALTH_SECONDS = 30.0
 # Ofcom drama numbers: never a real person's.
 CALLERS = ("+447700900301", "+447700900302")
 TEXTERS = ("+447700900311", "+447700900312")
-
-
-def web_line() -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.startswith("web:"):
-            return line.removeprefix("web:").strip()
-    pytest.fail("the Procfile has no web: line")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """One gunicorn from the Procfile, in its own process group."""
-
-    def __init__(self, port: int, folder: Path) -> None:
-        self.port = port
-        self.log = folder / f"server-{port}.log"
-        path = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-        if shutil.which("gunicorn", path=path) is None:
-            pytest.fail(f"gunicorn is not installed (looked in {VENV_BIN} and PATH): run `make test`")
-        env = {k: v for k, v in os.environ.items() if k not in ("IVR_DEV_MODE", "PROMPTS_DIR")}
-        metrics = folder / f"metrics-{port}"
-        metrics.mkdir()
-        env.update({
-            "PORT": str(port), "WEB_CONCURRENCY": "1", "TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": REDIS_URL,
-            "SESSION_SECRET": SECRET, "PUBLIC_URL": PUBLIC_URL, "PATH": path,
-            "PROMETHEUS_MULTIPROC_DIR": str(metrics),
-        })
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                ["bash", "-c", web_line()], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_healthy(self, deadline: float) -> None:
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                code = self.proc.returncode
-                pytest.fail(f"the server on port {self.port} exited with {code}:\n{self.tail()}")
-            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-            try:
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    return
-            except OSError:
-                pass
-            finally:
-                connection.close()
-            time.sleep(0.1)
-        pytest.fail(f"the server on port {self.port} did not answer /healthz in {HEALTH_SECONDS:.0f} s:\n"
-                    f"{self.tail()}")
-
-    def tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-            except ProcessLookupError:
-                self.proc.wait(timeout=5)
 
 
 class Balancer:
@@ -159,20 +83,12 @@ def store() -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(scope="module")
-def ports(store: redis.Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
+def ports(store: redis.Redis) -> Iterator[list[int]]:
     """Two servers from the Procfile, as behind a load balancer."""
-    folder = tmp_path_factory.mktemp("scale")
-    servers: list[Server] = []
-    try:
-        for _ in range(2):
-            servers.append(Server(free_port(), folder))
-        deadline = time.monotonic() + HEALTH_SECONDS
-        for server in servers:
-            server.wait_healthy(deadline)
-        yield [server.port for server in servers]
-    finally:
-        for server in servers:
-            server.stop()
+    env = {"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": REDIS_URL, "SESSION_SECRET": SECRET, "PUBLIC_URL": PUBLIC_URL}
+    with ExitStack() as stack:
+        bases = [stack.enter_context(procfile_server(env, workers=1, wait=HEALTH_SECONDS)) for _ in range(2)]
+        yield [int(urlsplit(base).port or 0) for base in bases]
 
 
 def walk_call(phone: Phone) -> tuple[list[Turn], int]:
