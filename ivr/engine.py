@@ -146,7 +146,8 @@ def answer(script: Script, call: Call, heard: Heard, now: datetime) -> VoiceRepl
     move = _move(language, call, key)
     if move is None:
         return _miss(script, call, now)
-    return _render(script, replace(move, misses=0), now)
+    reply = _render(script, replace(move, misses=0), now)
+    return replace(reply, event="repeat") if key == REPEAT_KEY else reply
 
 
 def dial_result(script: Script, call: Call, status: str, now: datetime) -> VoiceReply:

@@ -163,6 +163,7 @@ def test_a_topic_reads_in_parts_with_a_choice_after_each(script: Script) -> None
     assert first.says[-1].text.startswith("Press 1 to go on")
     again = engine.answer(script, first.call, Heard("*"), OPEN)
     assert said(again) == said(first) and again.call == first.call
+    assert first.event == "topic:stalking" and again.event == "repeat", "a repeat is not a new choice"
     on = engine.answer(script, first.call, Heard("1"), OPEN)
     assert on.call.part == 1 and said(on) != said(first)
     back = engine.answer(script, on.call, Heard("9"), OPEN)
