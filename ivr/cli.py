@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
 
-from . import gsm, operations, stats
+from . import gsm, logs, operations, stats
 from .hours import parse_moment, status_line, week_lines
 from .phone import FlaskTransport, HttpTransport, Phone, Turn, describe_text
 from .script import Script, load, say_seconds
@@ -99,6 +102,19 @@ def _local_phone(prompts: str | None, at: datetime | None) -> Phone:
     return Phone(FlaskTransport(app), "http://localhost", token)
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Show the operator the transcript, not the in-process line's log line per key."""
+    logs.setup()
+    logger = logging.getLogger("ivr")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _phone(url: str | None, token: str | None, prompts: str | None, at: datetime | None) -> Phone:
     if url is None:
         return _local_phone(prompts, at)
@@ -127,7 +143,11 @@ at_option = click.option("--at", "at", default=None, help="Pretend it is this ti
 @at_option
 def call(url: str | None, token: str | None, prompts: str | None, at: str | None) -> None:
     """Play a caller: print what the line says, send what is typed."""
-    phone = _phone(url, token, prompts, _at(at))
+    with _quiet():
+        _call(_phone(url, token, prompts, _at(at)))
+
+
+def _call(phone: Phone) -> None:
     echo = not sys.stdin.isatty()
     turn = phone.ring()
     _show(turn)
@@ -184,7 +204,11 @@ def _show(turn: Turn) -> None:
 @at_option
 def text(url: str | None, token: str | None, prompts: str | None, at: str | None) -> None:
     """Play a texter: send each typed line, print each reply and its segments."""
-    phone = _phone(url, token, prompts, _at(at))
+    with _quiet():
+        _text(_phone(url, token, prompts, _at(at)))
+
+
+def _text(phone: Phone) -> None:
     echo = not sys.stdin.isatty()
     while True:
         line = _ask("text", echo)
