@@ -45,7 +45,7 @@ CLOSING_SOON_MINUTES = 15
 OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"})
 FUZZY_THRESHOLD = 80
 FUZZY_MIN_LENGTH = 4
-_STATE = re.compile(r"^[A-Za-z-]{0,12}\.[a-z]{0,8}\.[a-z0-9_-]{0,40}\.[0-9]{1,2}\.[0-9]{1,2}$")
+_STATE = re.compile(r"^[A-Za-z0-9-]{0,26}\.[a-z]{0,8}\.[a-z0-9_-]{0,40}\.[0-9]{1,2}\.[0-9]{1,2}$")
 
 
 # ---------------------------------------------------------------- voice

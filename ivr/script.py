@@ -27,6 +27,7 @@ from .hours import OpeningHours
 from .schema import MenuFile, Part, Service, SmsWords, TopicFile, VoiceWords
 
 PLACEHOLDERS = frozenset({"helpline", "helpline_name", "title", "key", "keyword", "opens", "hours"})
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")  # BCP 47, as Twilio's language=
 TOPIC_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
@@ -292,6 +293,9 @@ def _load_languages(root: Path, service: Service, report: _Report) -> dict[str, 
     )
     languages: dict[str, Language] = {}
     for code in codes:
+        if not LANGUAGE_TAG.match(code):
+            report.add(root / code / "menu.yaml", (), f"folder {code!r} should be named by a language tag, like cy-GB")
+            continue
         language = _load_language(root / code, code == default, service, base_menu, base_topics, report)
         if language is not None:
             languages[code] = language

@@ -162,3 +162,15 @@ def test_translation_warnings_do_not_fail_the_check(prompts_copy: Path) -> None:
 def test_a_topic_file_name_must_be_plain(prompts_copy: Path) -> None:
     (prompts_copy / "en-GB/topics/Online Abuse.yaml").write_text("title: online\nparts: [x]\n", encoding="utf-8")
     assert any("Online Abuse.yaml:1: file name should be lower-case" in line for line in problems(prompts_copy))
+
+
+def test_a_language_folder_must_be_named_by_its_tag(prompts_copy: Path) -> None:
+    (prompts_copy / "Welsh language").mkdir()
+    (prompts_copy / "Welsh language/menu.yaml").write_text(FRENCH_MENU, encoding="utf-8")
+    assert any("folder 'Welsh language' should be named by a language tag" in line for line in problems(prompts_copy))
+
+
+def test_a_place_in_any_language_survives_the_url() -> None:
+    for tag in ("en-GB", "es-419", "zh-Hant-TW", "cy"):
+        call = engine.Call(tag, "topic", "stalking", 2, 1)
+        assert engine.Call.decode(call.encode()) == call
