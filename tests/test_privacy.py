@@ -137,6 +137,7 @@ def test_the_logs_hold_no_number_words_or_speech_and_one_json_line_per_request(
     for record in requests:
         assert re.fullmatch(r"[0-9a-f]{12}", record["request_id"])
         assert record["path"] in ("/voice", "/voice/answer", "/voice/dialled", "/voice/status", "/sms")
+        assert record["endpoint"] in ("voice.new_call", "voice.answer", "voice.dialled", "voice.status", "sms.incoming")
         assert record["status"] in (200, 204)
         assert isinstance(record["ms"], int | float) and record["ms"] >= 0
     assert len({record["request_id"] for record in requests}) == REQUESTS_IN_WALK

@@ -136,8 +136,10 @@ def init_request_log(app: Flask) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
+        endpoint = request.endpoint or "unknown"
         fields = {
             "request_id": g.get("request_id", ""),
+            "endpoint": endpoint,
             "path": request.path,
             "status": response.status_code,
             "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
@@ -145,7 +147,7 @@ def init_request_log(app: Flask) -> None:
         }
         if g.get("store_error"):
             fields["store"] = "down"
-        metrics.LATENCY.labels(endpoint=request.endpoint or "unknown").observe(fields["ms"] / 1000)
+        metrics.LATENCY.labels(endpoint=endpoint).observe(fields["ms"] / 1000)
         log.info("request", extra={"fields": fields})
         response.headers["X-Request-Id"] = fields["request_id"]
         return response
