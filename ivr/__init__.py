@@ -16,7 +16,7 @@ from flask import Flask, g, request
 from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 
-from . import config, fallback, logs
+from . import config, fallback, logs, twiml
 from .config import ConfigError
 from .live import LiveScript
 from .store import open_store
@@ -49,7 +49,9 @@ def init_app(app: Flask) -> None:
     """Attach the live script, the session store and the request log to the app."""
     from .web.common import Line, init_request_log
 
-    live = LiveScript(app.config["PROMPTS_DIR"], app.config.get("RELOAD_SECONDS", 2.0))
+    # A reload makes a new script: let go of the documents built for the old one.
+    reload_seconds = app.config.get("RELOAD_SECONDS", 2.0)
+    live = LiveScript(app.config["PROMPTS_DIR"], reload_seconds, on_change=twiml.voice.cache_clear)
     store = app.config.get("STORE") or open_store(app.config["REDIS_URL"] or None)
     if not app.config["REDIS_URL"] and not app.config.get("STORE"):
         log.warning("REDIS_URL is not set: sessions are kept in this process only (one worker)")

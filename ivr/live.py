@@ -26,9 +26,10 @@ class LiveScript:
 
     def __init__(
         self, root: Path | str, check_seconds: float = CHECK_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, on_change: Callable[[], None] | None = None,
     ) -> None:
         self.root = Path(root)
+        self._on_change = on_change
         self.check_seconds = check_seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -65,6 +66,8 @@ class LiveScript:
             return
         changed = self._script is not None
         self._script = loaded.script
+        if changed and self._on_change is not None:
+            self._on_change()
         log.info("prompts %s", "reloaded" if changed else "loaded",
                  extra={"fields": {"version": loaded.script.version, "warnings": len(loaded.problems)}})
 

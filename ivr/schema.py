@@ -90,6 +90,8 @@ class LanguageInfo(Strict):
     keywords: list[str] = []
     # The text-to-speech voice for this language; the service's voice if unset.
     voice: str | None = None
+    # The line added to other languages' SMS menus to offer this one.
+    sms_choose: str | None = None
 
 
 class VoiceWords(Strict):

@@ -14,7 +14,7 @@ import hashlib
 import re
 import string
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -72,6 +72,7 @@ class Language:
     topics: tuple[Topic, ...]
     sms_menu: str
     voice_name: str | None = None
+    sms_choose: str | None = None
 
     def topic(self, name: str) -> Topic | None:
         """Find a topic by its file name."""
@@ -300,7 +301,7 @@ def _load_languages(root: Path, service: Service, report: _Report) -> dict[str, 
         if language is not None:
             languages[code] = language
     _check_language_keywords(root, languages, report)
-    return languages
+    return _offer_languages(root, languages, service, report)
 
 
 def _read_topics(folder: Path, report: _Report) -> dict[str, tuple[Path, dict[str, Any]]]:
@@ -351,6 +352,7 @@ def _load_language(
         topics=topics,
         sms_menu=sms_menu,
         voice_name=menu.language.voice,
+        sms_choose=menu.language.sms_choose,
     )
 
 
@@ -523,6 +525,24 @@ def _pages(path: Path, topic: TopicFile, sms: SmsWords, service: Service, report
     return tuple(
         page + "\n" + (last if number == len(joined) - 1 else more) for number, page in enumerate(joined)
     )
+
+
+def _offer_languages(
+    root: Path, languages: dict[str, Language], service: Service, report: _Report
+) -> dict[str, Language]:
+    """Add the other languages' sms_choose lines to each language's SMS menu."""
+    if len(languages) < 2:
+        return languages
+    offered = {}
+    for code, language in languages.items():
+        lines = [other.sms_choose for other in languages.values() if other.code != code and other.sms_choose]
+        menu = "\n".join([language.sms_menu, *lines])
+        path = root / code / "menu.yaml"
+        _check_gsm(path, ("language", "sms_choose"), menu, report)
+        _check_sms(path, ("language", "sms_choose"), menu, service.sms.menu_segments, report,
+                   "the SMS menu with the other languages")
+        offered[code] = replace(language, sms_menu=menu)
+    return offered
 
 
 def _check_language_keywords(root: Path, languages: dict[str, Language], report: _Report) -> None:

@@ -41,10 +41,10 @@ def edit(path: Path, old: str, new: str) -> None:
          "SMS text has characters outside GSM-7: '\u2019' (U+2019)"),
         ("en-GB/menu.yaml", "sms:\n  menu_intro: \"In danger now? Call 999.",
          "sms:\n  menu_intro: \"In danger now \u2013 call 999.",
-         "prompts/en-GB/menu.yaml:69: sms.menu_intro: "
+         "prompts/en-GB/menu.yaml:71: sms.menu_intro: "
          "SMS text has characters outside GSM-7: '\u2013' (U+2013)"),
         ("en-GB/menu.yaml", "For {title}, press {key}.", "For {topic}, press {key}.",
-         "prompts/en-GB/menu.yaml:23: voice.menu_topic: unknown placeholder {topic}"),
+         "prompts/en-GB/menu.yaml:25: voice.menu_topic: unknown placeholder {topic}"),
         ("service.yaml", 'e164: "+448088020300"', 'e164: "08088020300"',
          "prompts/service.yaml:7: helpline.e164: '08088020300' is not an E.164 number"),
         ("service.yaml", "oh three oh oh", "oh three hundred",
@@ -60,7 +60,7 @@ def edit(path: Path, old: str, new: str) -> None:
         ("en-GB/topics/stalking.yaml", "keywords: [stalking,", "keywords: [stalking, bully,",
          "keyword 'bully' is also a keyword of"),
         ("en-GB/menu.yaml", "  say_forget: [forget]", "  say_forget: [forget]\n  bad: [unclosed",
-         "prompts/en-GB/menu.yaml:91: is not valid YAML"),
+         "prompts/en-GB/menu.yaml:93: is not valid YAML"),
     ],
     ids=["unknown-key", "missing-key", "curly-apostrophe", "en-dash", "unknown-placeholder",
          "not-e164", "spoken-not-digits", "hours-backwards", "unknown-timezone", "duplicate-key",
@@ -87,7 +87,7 @@ def test_a_prompt_too_long_to_say_is_caught(prompts_copy: Path) -> None:
     longer = 'didnt_get: "' + "really " * 150 + "Sorry,"
     edit(prompts_copy / "en-GB/menu.yaml", 'didnt_get: "Sorry,', longer)
     found = problems(prompts_copy)
-    assert any("menu.yaml:38: voice.didnt_get: takes about" in line and "to say" in line for line in found)
+    assert any("menu.yaml:40: voice.didnt_get: takes about" in line and "to say" in line for line in found)
 
 
 def test_unquoted_yes_is_explained(prompts_copy: Path) -> None:
@@ -118,6 +118,7 @@ language:
   name: Francais
   choose: "Pour le francais, appuyez sur {key}."
   keywords: [francais]
+  sms_choose: "FRANCAIS pour le francais"
 voice:
   danger: "Si vous etes en danger, raccrochez et composez le neuf neuf neuf."
   welcome: "Bienvenue."
@@ -152,6 +153,8 @@ def test_a_second_language_is_offered_and_borrows_missing_words(prompts_copy: Pa
     assert silence.call.lang == "en-GB", "silence keeps the default language"
     text = engine.reply_to_text(script, Thread(), "francais", OPEN)
     assert text.thread is not None and text.thread.lang == "fr-FR"
+    assert script.default.sms_menu.endswith("\nFRANCAIS pour le francais"), "texters are told how to switch"
+    assert script.languages["fr-FR"].sms_menu.endswith("\nENGLISH for English")
 
 
 def test_translation_warnings_do_not_fail_the_check(prompts_copy: Path) -> None:
