@@ -7,6 +7,7 @@ helpline answers, `CLOSED` a Sunday evening when it does not.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -27,7 +28,8 @@ LONDON = ZoneInfo("Europe/London")
 OPEN = datetime(2026, 11, 30, 10, 0, tzinfo=LONDON)  # Monday, 10:00
 CLOSED = datetime(2026, 11, 29, 20, 0, tzinfo=LONDON)  # Sunday, 20:00
 TOKEN = "test-auth-token-0123456789abcdef"
-REDIS_URL = "redis://127.0.0.1:6379/15"
+# IVR_TEST_REDIS_URL lets two checkouts test at once without wiping each other's keys.
+REDIS_URL = os.environ.get("IVR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 BASE_URL = "http://localhost"
 
 

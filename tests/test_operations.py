@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 
 from ivr.operations import register
 
-from .conftest import PROMPTS
+from .conftest import PROMPTS, REDIS_URL
 
 ACCOUNT = "AC" + "0" * 32
 AUTH = "stub-auth-token-never-printed"
@@ -270,7 +270,7 @@ TOKEN = "doctor-token-that-must-never-appear"
 GOOD_ENV: dict[str, str | None] = {
     "TWILIO_AUTH_TOKEN": TOKEN,
     "PUBLIC_URL": PUBLIC,
-    "REDIS_URL": "redis://127.0.0.1:6379/15",
+    "REDIS_URL": REDIS_URL,
     "PROMPTS_DIR": str(PROMPTS),
     "SESSION_SECRET": "a-session-secret",
     "WEB_CONCURRENCY": "2",

@@ -28,7 +28,8 @@ from .server import procfile_server
 PUBLIC_URL = "http://ivr.test"
 TOKEN = "scale-test-token-0123456789abcdef"
 SECRET = "scale-test-session-secret"
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from .conftest import REDIS_URL  # noqa: E402
+
 HEALTH_SECONDS = 30.0
 # Ofcom drama numbers: never a real person's.
 CALLERS = ("+447700900301", "+447700900302")
