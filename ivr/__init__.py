@@ -18,7 +18,8 @@ from werkzeug.exceptions import HTTPException
 
 from . import config, fallback, logs, twiml
 from .config import ConfigError
-from .live import LiveScript
+from .live import CHECK_SECONDS, LiveScript
+from .snapshot import Snapshot
 from .store import open_store
 
 __all__ = ["ConfigError", "create_app"]
@@ -50,8 +51,9 @@ def init_app(app: Flask) -> None:
     from .web.common import Line, init_request_log
 
     # A reload makes a new script: let go of the documents built for the old one.
-    reload_seconds = app.config.get("RELOAD_SECONDS", 2.0)
-    live = LiveScript(app.config["PROMPTS_DIR"], reload_seconds, on_change=twiml.voice.cache_clear)
+    reload_seconds = app.config.get("RELOAD_SECONDS", CHECK_SECONDS)
+    snapshot = Snapshot(app.config["PROMPTS_DIR"], app.config.get("PROMPTS_SNAPSHOT") or None)
+    live = LiveScript(app.config["PROMPTS_DIR"], reload_seconds, on_change=twiml.voice.cache_clear, snapshot=snapshot)
     store = app.config.get("STORE") or open_store(app.config["REDIS_URL"] or None)
     if not app.config["REDIS_URL"] and not app.config.get("STORE"):
         log.warning("REDIS_URL is not set: sessions are kept in this process only (one worker)")

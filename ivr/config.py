@@ -24,6 +24,7 @@ def from_environ(env: Mapping[str, str]) -> dict[str, Any]:
         "PUBLIC_URL": env.get("PUBLIC_URL", "").rstrip("/"),
         "REDIS_URL": env.get("REDIS_URL", ""),
         "PROMPTS_DIR": env.get("PROMPTS_DIR", "prompts"),
+        "PROMPTS_SNAPSHOT": env.get("PROMPTS_SNAPSHOT", ""),
         "SESSION_SECRET": env.get("SESSION_SECRET", ""),
         "DEV_MODE": env.get("IVR_DEV_MODE", "") == "1",
     }

@@ -126,10 +126,10 @@ class Heard:
 def start_call(script: Script, now: datetime) -> VoiceReply:
     """Answer a new call: the 999 notice first, then the language choice or the menu."""
     language = script.default
-    danger = Say(language.voice.danger, language.code)
+    danger = _said(script, language, language.voice.danger)
     if len(script.languages) > 1:
         return _language_menu(script, Call(node=LANGUAGE), (danger,))
-    return _render(script, Call(lang=language.code), now, (danger, _say(language, language.voice.welcome)))
+    return _render(script, Call(lang=language.code), now, (danger, _said(script, language, language.voice.welcome)))
 
 
 def answer(script: Script, call: Call, heard: Heard, now: datetime) -> VoiceReply:
@@ -163,7 +163,7 @@ def dial_result(script: Script, call: Call, status: str, now: datetime) -> Voice
         "no-answer": _no_answer(script, language, now),
         "canceled": language.voice.canceled,
     }.get(outcome, language.voice.failed)
-    reply = _render(script, replace(call, node=AFTER), now, (_say(language, message),))
+    reply = _render(script, replace(call, node=AFTER), now, (_said(script, language, message),))
     return replace(reply, event=f"transfer:{outcome}")
 
 
@@ -182,6 +182,11 @@ def _no_answer(script: Script, language: Language, now: datetime) -> str:
 
 def _say(language: Language, text: str) -> Say:
     return Say(text, language.code)
+
+
+def _said(script: Script, language: Language, template: str) -> Say:
+    """Fill a prompt that takes only the placeholders every prompt gets, and say it."""
+    return Say(script.fill(template, "voice"), language.code)
 
 
 def _at_menu(call: Call) -> Call:
@@ -252,7 +257,7 @@ def _miss(script: Script, call: Call, now: datetime) -> VoiceReply:
     call = replace(call, misses=call.misses + 1)
     if call.misses >= script.service.voice.max_misses:
         return goodbye(script, call)
-    sorry = _say(language, language.voice.didnt_get)
+    sorry = _said(script, language, language.voice.didnt_get)
     reply = _render(script, call, now, (sorry,), again=True)
     return replace(reply, event="reprompt")
 
@@ -297,7 +302,7 @@ def _lines(
         if call.part >= len(topic.voice_parts):
             return [fill(voice.topic_end if is_open else voice.topic_end_closed, "voice", title=topic.title)]
         choices = fill(voice.part_choices if is_open else voice.part_choices_closed, "voice")
-        return [choices] if again else [fill(topic.voice_parts[call.part], "voice"), choices]
+        return [choices] if again else [fill(topic.voice_parts[call.part], "voice", title=topic.title), choices]
     if call.node == CLOSED:
         opens = _opens(script, language, now)
         return [fill(voice.closed, "voice", opens=opens), fill(voice.closed_choices, "voice")]
@@ -324,7 +329,7 @@ def _language_menu(script: Script, call: Call, before: tuple[Say, ...]) -> Voice
     """Offer each language in its own words."""
     says = list(before)
     for index, language in enumerate(script.languages.values(), start=1):
-        says.append(_say(language, language.choose.format(key=index)))
+        says.append(_say(language, script.fill(language.choose, "voice", key=str(index))))
     hints = tuple(word for language in script.languages.values() for word in language.keywords)
     gather = Gather(hints, script.service.voice.gather_timeout)
     return VoiceReply(tuple(says), gather, call, LANGUAGE)
@@ -337,7 +342,7 @@ def _choose_language(script: Script, call: Call, key: str, now: datetime) -> Voi
         return _helpline(script, replace(call, node=MENU, lang=codes[0]), now)
     code = codes[int(key) - 1] if key.isdigit() and 0 < int(key) <= len(codes) else codes[0]
     language = script.languages[code]
-    welcome = _say(language, language.voice.welcome)
+    welcome = _said(script, language, language.voice.welcome)
     return _render(script, Call(lang=code), now, (welcome,))
 
 
@@ -385,7 +390,7 @@ def reply_to_text(script: Script, thread: Thread, body: str, now: datetime) -> T
     language = script.language(thread.lang)
     thread = replace(thread, lang=language.code)
     if whole in language.sms.say_forget:
-        return TextReply(language.sms.forget, None, "forget")
+        return TextReply(script.fill(language.sms.forget, "sms"), None, "forget")
     chosen = _text_language(script, words)
     if chosen is not None:
         return _text_menu(chosen, Thread(lang=chosen.code))

@@ -147,13 +147,29 @@ class MenuFile(Strict):
 
 
 class Part(Strict):
-    voice: str
+    """One part of a topic: a sentence for both calls and texts, or separate voice and sms words.
+
+    A part with only `voice:` or only `sms:` uses those words on both channels.
+    """
+
+    voice: str | None = None
     sms: str | None = None
+
+    @model_validator(mode="after")
+    def _has_words(self) -> Part:
+        if self.voice is None and self.sms is None:
+            raise ValueError("a part needs words: a sentence, or voice: and sms: lines")
+        return self
+
+    @property
+    def spoken(self) -> str:
+        """Return the wording a caller hears."""
+        return self.voice if self.voice is not None else self.sms or ""
 
     @property
     def text(self) -> str:
         """Return the wording a texter reads."""
-        return self.sms if self.sms is not None else self.voice
+        return self.sms if self.sms is not None else self.voice or ""
 
 
 class TopicFile(Strict):

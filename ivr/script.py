@@ -6,11 +6,16 @@ language the menu words and the topics, with SMS pages already cut to size.
 the file and line, so ``ivr check`` and the running server report the same
 things. A script is only built when there is no error; warnings (such as a
 translation that borrows missing words from the default language) still load.
+
+A script that loads is a script that answers: every prompt is checked against
+exactly the placeholders the line fills in for it (:data:`VOICE_PLACEHOLDERS`,
+:data:`SMS_PLACEHOLDERS`), and then the whole line is rehearsed, every place
+for calls and texts, open and closed (:mod:`ivr.rehearsal`), before the script
+is handed out.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import string
 from collections.abc import Iterator, Mapping
@@ -24,26 +29,43 @@ from pydantic import BaseModel, ValidationError
 
 from . import gsm
 from .hours import OpeningHours
+from .prompt_files import Files, Problem, YamlProblem, parse_yaml, read_folder
 from .schema import MenuFile, Part, Service, SmsWords, TopicFile, VoiceWords
 
-PLACEHOLDERS = frozenset({"helpline", "helpline_name", "title", "key", "keyword", "opens", "hours"})
+__all__ = ["Files", "Language", "Loaded", "Problem", "Script", "Topic", "load", "load_files"]
+
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")  # BCP 47, as Twilio's language=
 TOPIC_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
+# What the line fills in, prompt by prompt. Every prompt gets the helpline's
+# number and name; the others only where the line knows them.
+EVERYWHERE = frozenset({"helpline", "helpline_name"})
+VOICE_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "menu_topic": EVERYWHERE | {"title", "key"},
+    "topic_end": EVERYWHERE | {"title"},
+    "topic_end_closed": EVERYWHERE | {"title"},
+    "after_transfer_closed": EVERYWHERE | {"opens"},
+    "closed": EVERYWHERE | {"opens"},
+})
+SMS_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "menu_topic": EVERYWHERE | {"key", "keyword", "title"},
+    "call_open": EVERYWHERE | {"hours"},
+    "call_closed": EVERYWHERE | {"hours", "opens"},
+})
+PART_PLACEHOLDERS = EVERYWHERE | {"title"}
+CHOOSE_PLACEHOLDERS = EVERYWHERE | {"key"}
+PLACEHOLDERS = frozenset().union(EVERYWHERE, *VOICE_PLACEHOLDERS.values(), *SMS_PLACEHOLDERS.values())
+PLACEHOLDER_MEANING = {
+    "helpline": "the helpline's number", "helpline_name": "the helpline's name", "title": "a topic's title",
+    "key": "a menu key", "keyword": "a topic's first keyword", "opens": "when the helpline next opens",
+    "hours": "the published opening hours",
+}
 
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One thing wrong (or worth knowing) in the prompt files."""
-
-    path: str
-    line: int
-    message: str
-    warning: bool = False
-
-    def __str__(self) -> str:
-        kind = "warning: " if self.warning else ""
-        return f"{self.path}:{self.line}: {kind}{self.message}"
+GSM_ADVICE = (
+    "characters that make a text cost up to three times as much, such as curly quotes, long dashes and emoji; "
+    "use the plain ' \" - instead"
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +113,7 @@ class Script:
     hours: OpeningHours
     languages: Mapping[str, Language]
     version: str
+    files: Files | None = field(default=None, repr=False)  # what the last-good snapshot keeps
 
     @property
     def default(self) -> Language:
@@ -112,6 +135,9 @@ class Loaded:
 
     script: Script | None
     problems: list[Problem] = field(default_factory=list)
+    # Each file that passed its schema, by relative path: `ivr check --stats` shows
+    # these even when another file has a problem.
+    parsed: dict[str, BaseModel] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:
@@ -122,56 +148,57 @@ class Loaded:
 class _Report:
     """Collects problems and knows the YAML line of each key path."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, files: Files) -> None:
+        self.files = files
         self.problems: list[Problem] = []
-        self.nodes: dict[Path, yaml.Node | None] = {}
+        self.nodes: dict[str, yaml.Node | None] = {}
+        self.parsed: dict[str, BaseModel] = {}
+        self._cache: dict[str, dict[str, Any] | None] = {}
 
     def has_errors(self) -> bool:
         """Say whether any problem so far stops the script from loading."""
         return any(not problem.warning for problem in self.problems)
 
-    def add(self, path: Path, loc: tuple[Any, ...], message: str, warning: bool = False) -> None:
-        line = _line_of(self.nodes.get(path), loc)
-        self.problems.append(Problem(self._name(path), line, message, warning))
+    def add(self, rel: str, loc: tuple[Any, ...], message: str, warning: bool = False, reason: str = "") -> None:
+        line = _line_of(self.nodes.get(rel), loc)
+        self.problems.append(Problem(self.files.display(rel), line, message, warning, reason or _reason_of(loc)))
 
-    def _name(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.root.parent))
-        except ValueError:
-            return str(path)
-
-    def read(self, path: Path) -> dict[str, Any] | None:
+    def read(self, rel: str) -> dict[str, Any] | None:
         """Parse one YAML file into a mapping, noting where each key stands."""
+        if rel not in self._cache:
+            self._cache[rel] = self._parse(rel)
+        return self._cache[rel]
+
+    def _parse(self, rel: str) -> dict[str, Any] | None:
+        if not self.files.has(rel):
+            self.add(rel, (), "file is missing", reason="file is missing")
+            return None
         try:
-            text = path.read_text(encoding="utf-8")
-            self.nodes[path] = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
-        except FileNotFoundError:
-            self.add(path, (), "file is missing")
-            return None
-        except (OSError, UnicodeDecodeError) as error:
-            self.add(path, (), f"cannot be read: {error}")
-            return None
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            line = mark.line + 1 if mark else 1
-            self.problems.append(Problem(self._name(path), line, f"is not valid YAML: {error}"))
+            data, self.nodes[rel] = parse_yaml(self.files.texts[rel])
+        except YamlProblem as problem:
+            self.problems.append(Problem(self.files.display(rel), problem.line, problem.message, False,
+                                         problem.reason))
             return None
         if not isinstance(data, dict):
-            self.add(path, (), "should hold keys and values (a YAML mapping)")
+            self.add(rel, (), "should hold keys and values, like `title: stalking`", reason="not keys and values")
             return None
         return data
 
-    def validate(self, path: Path, model: type[BaseModel], data: dict[str, Any]) -> Any:
+    def validate(self, rel: str, model: type[BaseModel], data: dict[str, Any]) -> Any:
         """Check data against a schema, reporting each error at its line."""
         try:
-            return model.model_validate(data)
+            valid = model.model_validate(data)
         except ValidationError as error:
             for item in error.errors():
-                where = ".".join(str(part) for part in item["loc"]) or "file"
-                self.add(path, item["loc"], f"{where}: {_plain(item)}")
+                loc = tuple(item["loc"])
+                self.add(rel, loc, f"{_where(loc)}{_plain(item)}", reason=f"{_where(loc)}{_reason(item)}")
             return None
+        except (RecursionError, MemoryError, ValueError, TypeError) as error:
+            self.add(rel, (), f"could not be checked ({type(error).__name__}): simplify the file",
+                     reason="could not be checked")
+            return None
+        self.parsed.setdefault(rel, valid)
+        return valid
 
 
 def _plain(item: Mapping[str, Any]) -> str:
@@ -182,12 +209,46 @@ def _plain(item: Mapping[str, Any]) -> str:
         return "is not a known key (check the spelling)"
     if isinstance(item.get("input"), bool):
         return "YAML reads yes, no, on and off as true or false: put the word in quotes"
+    loc = tuple(item["loc"])
+    if len(loc) == 2 and loc[0] == "parts" and item["type"] in ("model_type", "model_attributes_type"):
+        return "should be a sentence, or voice: and sms: lines"
+    if item["type"] in ("string_type", "model_type", "model_attributes_type", "list_type", "int_type"):
+        return _shape_wanted(item["type"])
     return str(item["msg"]).removeprefix("Value error, ")
 
 
+def _shape_wanted(kind: str) -> str:
+    return {
+        "string_type": "should be words (a sentence, in quotes if it has a colon)",
+        "list_type": "should be a list, like [one, two]",
+        "int_type": "should be a whole number",
+    }.get(kind, "should hold keys and values, indented under it")
+
+
+def _reason(item: Mapping[str, Any]) -> str:
+    """A short, content-free reason for /readyz."""
+    if item["type"] == "missing":
+        return "is missing"
+    if item["type"] == "extra_forbidden":
+        return "is not a known key"
+    return "is not valid"
+
+
+def _reason_of(loc: tuple[Any, ...]) -> str:
+    return f"{_where(loc)}has a problem" if loc else "has a problem"
+
+
 def _where(loc: tuple[Any, ...]) -> str:
-    """Name a key path for an operator, like "sms.menu_intro: "."""
-    return ".".join(str(part) for part in loc) + ": " if loc else ""
+    """Name a key path for an operator, like "sms.menu_intro: " or "part 2: "; parts count from 1."""
+    names: list[str] = []
+    steps = list(loc)
+    while steps:
+        step = steps.pop(0)
+        if step == "parts" and steps and isinstance(steps[0], int):
+            names.append(f"part {steps.pop(0) + 1}")
+        else:
+            names.append(str(step))
+    return ".".join(names) + ": " if names else ""
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
@@ -233,116 +294,119 @@ def _missing(base: dict[str, Any], over: dict[str, Any]) -> Iterator[tuple[str, 
             yield from ((key, inner) for inner in value if inner not in over[key])
 
 
-def files_of(root: Path) -> list[Path]:
-    """List the prompt files under a folder, in a stable order."""
-    if not root.is_dir():
-        return []
-    return sorted(path for path in root.rglob("*") if path.suffix in {".yaml", ".yml"})
-
-
-def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
-    """Return a cheap signature of the prompt files: names, sizes and change times."""
-    out = []
-    for path in files_of(root):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        out.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(out)
-
-
 def load(root: Path | str) -> Loaded:
-    """Load and check every prompt file under root."""
+    """Read, check and rehearse every prompt file under root; never raises."""
     root = Path(root)
-    report = _Report(root)
     if not root.is_dir():
-        report.problems.append(Problem(str(root), 1, "prompts folder not found (set PROMPTS_DIR)"))
-        return Loaded(None, report.problems)
-    service = _load_service(root, report)
+        problem = Problem(str(root), 1, "prompts folder not found: set PROMPTS_DIR to the folder that holds "
+                          "service.yaml", False, "prompts folder not found")
+        return Loaded(None, [problem])
+    files, problems = read_folder(root)
+    loaded = load_files(files)
+    loaded.problems[:0] = problems
+    if problems and loaded.script is not None:
+        loaded.script = None  # a file that could not be read is an error, as on the line
+    return loaded
+
+
+def load_files(files: Files) -> Loaded:
+    """Build a script from prompt texts already read (the folder, or a snapshot of it); never raises."""
+    report = _Report(files)
+    try:
+        script = _build(files, report)
+    except Exception as error:  # noqa: BLE001 - nothing in a prompt file may raise out of the loader
+        report.add("", (), f"could not be loaded ({type(error).__name__}): run `ivr check` and fix the problems "
+                   "above, or simplify the files", reason="could not be loaded")
+        script = None
+    if script is not None:
+        from .rehearsal import rehearse  # the rehearsal drives the engine, which reads scripts
+
+        report.problems.extend(rehearse(script))
+        if report.has_errors():
+            script = None
+    return Loaded(script, report.problems, report.parsed)
+
+
+def _build(files: Files, report: _Report) -> Script | None:
+    service = _load_service(files, report)
     if service is None:
-        return Loaded(None, report.problems)
-    languages = _load_languages(root, service, report)
+        return None
+    languages = _load_languages(files, service, report)
     if report.has_errors() or not languages:
-        return Loaded(None, report.problems)
-    digest = hashlib.sha256(repr(fingerprint(root)).encode()).hexdigest()[:12]
-    script = Script(service, OpeningHours(service.hours), MappingProxyType(languages), digest)
-    return Loaded(script, report.problems)
+        return None
+    return Script(service, OpeningHours(service.hours), MappingProxyType(languages), files.version, files)
 
 
-def _load_service(root: Path, report: _Report) -> Service | None:
-    path = root / "service.yaml"
-    data = report.read(path)
+def _load_service(files: Files, report: _Report) -> Service | None:
+    rel = "service.yaml"
+    data = report.read(rel)
     if data is None:
         return None
-    service = report.validate(path, Service, data)
-    if service is not None and not (root / service.default_language).is_dir():
-        report.add(path, ("default_language",), f"no folder for {service.default_language!r}")
+    service = report.validate(rel, Service, data)
+    if service is not None and not files.has(f"{service.default_language}/menu.yaml"):
+        report.add(rel, ("default_language",), f"no folder {service.default_language!r} with a menu.yaml")
         return None
     return service
 
 
-def _load_languages(root: Path, service: Service, report: _Report) -> dict[str, Language]:
+def _load_languages(files: Files, service: Service, report: _Report) -> dict[str, Language]:
     default = service.default_language
-    base_menu = report.read(root / default / "menu.yaml")
+    base_menu = report.read(f"{default}/menu.yaml")
     if base_menu is None:
         return {}
-    base_topics = _read_topics(root / default, report)
-    codes = [default] + sorted(
-        path.name for path in root.iterdir()
-        if path.is_dir() and path.name != default and (path / "menu.yaml").exists()
-    )
+    base_topics = _read_topics(files, default, report)
+    codes = [default] + [code for code in files.folders() if code != default]
     languages: dict[str, Language] = {}
     for code in codes:
         if not LANGUAGE_TAG.match(code):
-            report.add(root / code / "menu.yaml", (), f"folder {code!r} should be named by a language tag, like cy-GB")
+            report.add(f"{code}/menu.yaml", (), f"folder {code!r} should be named by a language tag, like cy-GB")
             continue
-        language = _load_language(root / code, code == default, service, base_menu, base_topics, report)
+        language = _load_language(files, code, code == default, service, base_menu, base_topics, report)
         if language is not None:
             languages[code] = language
-    _check_language_keywords(root, languages, report)
-    return _offer_languages(root, languages, service, report)
+    _check_language_keywords(files, languages, report)
+    return _offer_languages(languages, service, report)
 
 
-def _read_topics(folder: Path, report: _Report) -> dict[str, tuple[Path, dict[str, Any]]]:
+def _read_topics(files: Files, folder: str, report: _Report) -> dict[str, tuple[str, dict[str, Any]]]:
     topics = {}
-    for path in sorted((folder / "topics").glob("*.y*ml")):
-        if not TOPIC_NAME.match(path.stem):
-            report.add(path, (), "file name should be lower-case letters, digits, - or _ (like online-abuse.yaml)")
+    for rel in files.topic_files(folder):
+        name = rel.rsplit("/", 1)[1].rsplit(".", 1)[0]
+        if not TOPIC_NAME.match(name):
+            report.add(rel, (), "file name should be lower-case letters, digits, - or _ (like online-abuse.yaml)")
             continue
-        data = report.read(path)
+        data = report.read(rel)
         if data is not None:
-            topics[path.stem] = (path, data)
+            topics[name] = (rel, data)
     return topics
 
 
 def _load_language(
-    folder: Path,
+    files: Files,
+    code: str,
     is_default: bool,
     service: Service,
     base_menu: dict[str, Any],
-    base_topics: dict[str, tuple[Path, dict[str, Any]]],
+    base_topics: dict[str, tuple[str, dict[str, Any]]],
     report: _Report,
 ) -> Language | None:
-    menu_path = folder / "menu.yaml"
+    menu_rel = f"{code}/menu.yaml"
     raw_menu, topics_raw = base_menu, base_topics
     if not is_default:
-        translated = _translation(folder, service, base_menu, base_topics, report)
+        translated = _translation(files, code, service, base_menu, base_topics, report)
         if translated is None:
             return None
         raw_menu, topics_raw = translated
-    menu = report.validate(menu_path, MenuFile, raw_menu)
-    topic_files = {
-        name: (path, report.validate(path, TopicFile, data)) for name, (path, data) in topics_raw.items()
-    }
+    menu = report.validate(menu_rel, MenuFile, raw_menu)
+    topic_files = {name: (rel, report.validate(rel, TopicFile, data)) for name, (rel, data) in topics_raw.items()}
     if menu is None or any(topic is None for _, topic in topic_files.values()):
         return None
-    _check_menu(menu_path, menu, service, report)
+    _check_menu(menu_rel, menu, service, report)
     topics = _build_topics(topic_files, menu, service, report)
     sms_menu = _sms_menu(menu, topics, service)
-    _check_sms(menu_path, ("sms", "menu_intro"), sms_menu, service.sms.menu_segments, report, "the SMS menu")
+    _check_sms(menu_rel, ("sms", "menu_intro"), sms_menu, service.sms.menu_segments, report, "the SMS menu")
     return Language(
-        code=folder.name,
+        code=code,
         name=menu.language.name,
         choose=menu.language.choose,
         keywords=tuple(word.lower() for word in menu.language.keywords),
@@ -352,29 +416,30 @@ def _load_language(
         topics=topics,
         sms_menu=sms_menu,
         voice_name=menu.language.voice,
-        sms_choose=menu.language.sms_choose,
+        sms_choose=_safe_fill(service, menu.language.sms_choose, "sms") if menu.language.sms_choose else None,
     )
 
 
 def _translation(
-    folder: Path,
+    files: Files,
+    code: str,
     service: Service,
     base_menu: dict[str, Any],
-    base_topics: dict[str, tuple[Path, dict[str, Any]]],
+    base_topics: dict[str, tuple[str, dict[str, Any]]],
     report: _Report,
-) -> tuple[dict[str, Any], dict[str, tuple[Path, dict[str, Any]]]] | None:
+) -> tuple[dict[str, Any], dict[str, tuple[str, dict[str, Any]]]] | None:
     """Read a translation, borrowing (and reporting) what it lacks from the default language."""
-    menu_path = folder / "menu.yaml"
-    raw_menu = report.read(menu_path)
+    menu_rel = f"{code}/menu.yaml"
+    raw_menu = report.read(menu_rel)
     if raw_menu is None:
         return None
     default = service.default_language
     for loc in _missing(base_menu, raw_menu):
-        report.add(menu_path, loc[:1], f"{'.'.join(loc)} is missing: using {default}", warning=True)
-    topics = _read_topics(folder, report)
+        report.add(menu_rel, loc[:1], f"{'.'.join(loc)} is missing: using {default}", warning=True)
+    topics = _read_topics(files, code, report)
     for name in base_topics:
         if name not in topics:
-            report.add(menu_path, (), f"topic {name!r} is missing: using {default}", warning=True)
+            report.add(menu_rel, (), f"topic {name!r} is missing: using {default}", warning=True)
     return _merge(base_menu, raw_menu), {**base_topics, **topics}
 
 
@@ -386,65 +451,125 @@ def fill(service: Service, template: str, channel: str, **values: str) -> str:
 
 
 def _sms_menu(menu: MenuFile, topics: tuple[Topic, ...], service: Service) -> str:
-    lines = [fill(service, menu.sms.menu_intro, "sms")]
+    lines = [_safe_fill(service, menu.sms.menu_intro, "sms")]
     for topic in topics:
         keyword = (topic.keywords[0] if topic.keywords else topic.title).upper()
-        line = fill(service, menu.sms.menu_topic, "sms", key=topic.key, keyword=keyword, title=topic.title)
+        line = _safe_fill(service, menu.sms.menu_topic, "sms", key=topic.key, keyword=keyword, title=topic.title)
         lines.append(line)
-    lines.append(fill(service, menu.sms.menu_call, "sms"))
+    lines.append(_safe_fill(service, menu.sms.menu_call, "sms"))
     return "\n".join(lines)
 
 
-def _check_menu(path: Path, menu: MenuFile, service: Service, report: _Report) -> None:
+def _safe_fill(service: Service, text: str, channel: str, **values: str) -> str:
+    """Fill placeholders while building, leaving a broken prompt as written for the checks to report."""
+    try:
+        return fill(service, text, channel, **values)
+    except (KeyError, ValueError, IndexError, AttributeError, TypeError):
+        return text
+
+
+def _check_menu(rel: str, menu: MenuFile, service: Service, report: _Report) -> None:
     """Check placeholders everywhere, GSM-7 in texts, and how long each prompt takes to say."""
-    for section, words in (("voice", menu.voice), ("sms", menu.sms)):
+    tables = (("voice", menu.voice, VOICE_PLACEHOLDERS), ("sms", menu.sms, SMS_PLACEHOLDERS))
+    for section, words, table in tables:
         for key, value in words:
             if not isinstance(value, str):
                 continue
             loc = (section, key)
-            _check_placeholders(path, loc, value, report)
+            _check_placeholders(rel, loc, value, table.get(key, EVERYWHERE), report)
             if section == "sms":
-                _check_gsm(path, loc, value, report)
+                _check_gsm(rel, loc, value, report)
             else:
-                _check_say(path, loc, value, service, report)
+                _check_say(rel, loc, value, service, report)
+                _check_spoken(rel, loc, value, report)
+    _check_placeholders(rel, ("language", "choose"), menu.language.choose, CHOOSE_PLACEHOLDERS, report)
+    if menu.language.sms_choose is not None:
+        _check_placeholders(rel, ("language", "sms_choose"), menu.language.sms_choose, EVERYWHERE, report)
 
 
-def _check_placeholders(path: Path, loc: tuple[Any, ...], text: str, report: _Report) -> bool:
+def _check_placeholders(rel: str, loc: tuple[Any, ...], text: str, allowed: frozenset[str], report: _Report) -> bool:
+    """Check that a prompt uses only the placeholders the line fills in for it, written plainly."""
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
-    except ValueError as error:
-        report.add(path, loc, f"{_where(loc)}braces do not match ({error}): write {{helpline}}")
+        parsed = list(string.Formatter().parse(text))
+        fields = [(name, spec, conv) for _, name, spec, conv in parsed if name is not None]
+        if any("{" in literal or "}" in literal for literal, *_ in parsed):
+            raise ValueError("doubled brace")
+    except ValueError:
+        report.add(rel, loc, f"{_where(loc)}a {{ or }} has no partner: write placeholders like {{helpline}}, "
+                   "and do not use { or } anywhere else", reason=f"{_where(loc)}unmatched brace")
         return False
-    unknown = sorted(name for name in names if name not in PLACEHOLDERS)
-    for name in unknown:
-        known = ", ".join("{" + item + "}" for item in sorted(PLACEHOLDERS))
-        report.add(path, loc, f"{_where(loc)}unknown placeholder {{{name}}}: use one of {known}")
-    return not unknown
+    ok = True
+    for name, spec, conv in fields:
+        if name not in allowed:
+            report.add(rel, loc, _not_here(loc, name, allowed), reason=f"{_where(loc)}placeholder not allowed here")
+            ok = False
+        elif spec or conv:
+            report.add(rel, loc, f"{_where(loc)}write the placeholder as just {{{name}}}, with nothing after it "
+                       "inside the braces", reason=f"{_where(loc)}placeholder written oddly")
+            ok = False
+    return ok
 
 
-def _check_gsm(path: Path, loc: tuple[Any, ...], text: str, report: _Report) -> None:
+def _not_here(loc: tuple[Any, ...], name: str, allowed: frozenset[str]) -> str:
+    known = ", ".join("{" + item + "}" for item in sorted(allowed))
+    if name in PLACEHOLDERS:
+        return (f"{_where(loc)}{{{name}}} ({PLACEHOLDER_MEANING[name]}) is not filled in for this prompt: "
+                f"this one can use {known}")
+    shown = name if name.isidentifier() and len(name) <= 30 else "..."
+    return f"{_where(loc)}unknown placeholder {{{shown}}}: this prompt can use {known}"
+
+
+def _check_gsm(rel: str, loc: tuple[Any, ...], text: str, report: _Report) -> None:
     bad = gsm.non_gsm(text)
     if bad:
         chars = ", ".join(gsm.describe(char) for char in bad)
-        plain = "use plain ' \" -"
-        report.add(path, loc, f"{_where(loc)}SMS text has characters outside GSM-7: {chars}; {plain}")
+        report.add(rel, loc, f"{_where(loc)}this text has {chars}: {GSM_ADVICE}",
+                   reason=f"{_where(loc)}characters that make texts cost more")
 
 
-def _check_say(path: Path, loc: tuple[Any, ...], text: str, service: Service, report: _Report) -> None:
+def _check_say(rel: str, loc: tuple[Any, ...], text: str, service: Service, report: _Report) -> None:
     seconds = say_seconds(text, service.voice.words_per_minute)
     if seconds > service.voice.max_say_seconds:
         most = service.voice.max_say_seconds
         took = f"takes about {seconds:.0f} s to say"
-        report.add(path, loc, f"{_where(loc)}{took}; the most is {most} s: split it")
+        report.add(rel, loc, f"{_where(loc)}{took}; the most is {most} s: split it",
+                   reason=f"{_where(loc)}too long to say")
 
 
-def _check_sms(path: Path, loc: tuple[Any, ...], text: str, limit: int, report: _Report, what: str) -> None:
+# What a voice misreads, and the words to write instead.
+MISREAD = (
+    (re.compile(r"\b999\b"), "write 999 as \"nine nine nine\""),
+    (re.compile(r"\b0\d{3}[ -]?\d{3}[ -]?\d{4}\b|\b0\d{9,10}\b"),
+     "write a phone number as {helpline}, or digit by digit in words (\"oh eight oh eight, ...\")"),
+    (re.compile(r"\b\d{3,}\b"), "write long numbers digit by digit in words, or as a caller should hear them"),
+    (re.compile(r"\b\d{1,2}([:.]\d{2})?\s?(am|pm|a\.m\.|p\.m\.)", re.I),
+     "write times as words, like \"half past nine in the morning\""),
+    (re.compile(r"\b\d{1,2}:\d{2}\b"), "write times as words, like \"half past nine\""),
+    (re.compile(r"\b(Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\b"),
+     "write days in full, like \"Monday to Friday\""),
+    (re.compile(r"\b(e\.g|i\.e|etc|approx)\b\.?", re.I), "write \"for example\", \"that is\" or \"and so on\""),
+)
+
+
+def _check_spoken(rel: str, loc: tuple[Any, ...], text: str, report: _Report) -> None:
+    """Warn about digits and short forms a voice would read out wrongly."""
+    plain = re.sub(r"\{[^{}]*\}", " ", text)
+    for pattern, advice in MISREAD:
+        found = pattern.search(plain)
+        if found:
+            report.add(rel, loc, f"{_where(loc)}a voice may misread {found.group(0)!r}: {advice}", warning=True,
+                       reason=f"{_where(loc)}may be misread aloud")
+            return
+
+
+def _check_sms(rel: str, loc: tuple[Any, ...], text: str, limit: int, report: _Report, what: str) -> None:
     cost = gsm.cost(text)
     if cost.encoding != "GSM-7":
         return  # already reported as characters outside GSM-7
     if cost.segments > limit:
         spent = f"{cost.segments} SMS segments ({cost.units} characters)"
-        report.add(path, loc, f"{_where(loc)}{what} costs {spent}; the most is {limit}")
+        report.add(rel, loc, f"{_where(loc)}{what} costs {spent}; the most is {limit}: shorten it",
+                   reason=f"{_where(loc)}text too long")
 
 
 def say_seconds(text: str, words_per_minute: int) -> float:
@@ -458,59 +583,62 @@ def words_of(text: str) -> tuple[str, ...]:
 
 
 def _build_topics(
-    files: dict[str, tuple[Path, TopicFile | None]], menu: MenuFile, service: Service, report: _Report
+    files: dict[str, tuple[str, TopicFile | None]], menu: MenuFile, service: Service, report: _Report
 ) -> tuple[Topic, ...]:
     keys = _assign_keys(files, report)
     topics = []
-    for name, (path, topic) in files.items():
+    for name, (rel, topic) in files.items():
         assert topic is not None
         for index, part in enumerate(topic.parts):
-            _check_part(path, index, part, service, report)
-        pages = _pages(path, topic, menu.sms, service, report)
+            _check_part(rel, index, part, service, report)
+        pages = _pages(rel, topic, menu.sms, service, report)
         words = tuple(dict.fromkeys(word.lower().strip() for word in [topic.title, *topic.keywords]))
-        topics.append(Topic(name, keys[name], topic.title, words, tuple(p.voice for p in topic.parts), pages))
+        voice = tuple(part.spoken for part in topic.parts)
+        topics.append(Topic(name, keys[name], topic.title, words, voice, pages))
     return tuple(sorted(topics, key=lambda topic: topic.key))
 
 
-def _assign_keys(files: dict[str, tuple[Path, TopicFile | None]], report: _Report) -> dict[str, str]:
+def _assign_keys(files: dict[str, tuple[str, TopicFile | None]], report: _Report) -> dict[str, str]:
     """Give each topic its own key from 1 to 8: its chosen one, else the next free one."""
     keys: dict[str, str] = {}
     taken: dict[int, str] = {}
-    for name, (path, topic) in files.items():
+    for name, (rel, topic) in files.items():
         if topic is not None and topic.key is not None:
             if topic.key in taken:
-                report.add(path, ("key",), f"key: {topic.key} is also used by {taken[topic.key]!r}")
+                report.add(rel, ("key",), f"key: {topic.key} is also used by {taken[topic.key]!r}")
             taken[topic.key] = name
             keys[name] = str(topic.key)
     free = (key for key in range(1, 9) if key not in taken)
-    for name, (path, _) in files.items():
+    for name, (rel, _) in files.items():
         if name not in keys:
             key = next(free, None)
             if key is None:
-                report.add(path, (), "no free key left: the menu has room for 8 topics")
+                report.add(rel, (), "no free key left: the menu has room for 8 topics")
                 key = 0
             keys[name] = str(key)
     return keys
 
 
-def _check_part(path: Path, index: int, part: Part, service: Service, report: _Report) -> None:
-    for channel in ("voice", "sms"):
-        text = getattr(part, channel)
-        loc = ("parts", index) if part.sms is None else ("parts", index, channel)
-        if text is None or not _check_placeholders(path, loc, text, report):
-            continue
-        if channel == "voice":
-            _check_say(path, loc, text, service, report)
-    _check_gsm(path, ("parts", index) if part.sms is None else ("parts", index, "sms"), part.text, report)
+def _check_part(rel: str, index: int, part: Part, service: Service, report: _Report) -> None:
+    """Check one part: said on calls (timing, misread words), texted (GSM-7), placeholders for both."""
+    both = part.voice is not None and part.sms is not None
+    voice_loc = ("parts", index, "voice") if both else ("parts", index)
+    sms_loc = ("parts", index, "sms") if both else ("parts", index)
+    if _check_placeholders(rel, voice_loc, part.spoken, PART_PLACEHOLDERS, report):
+        _check_say(rel, voice_loc, part.spoken, service, report)
+        _check_spoken(rel, voice_loc, part.spoken, report)
+    if both:
+        _check_placeholders(rel, sms_loc, part.text, PART_PLACEHOLDERS, report)
+    _check_gsm(rel, sms_loc, part.text, report)
 
 
-def _pages(path: Path, topic: TopicFile, sms: SmsWords, service: Service, report: _Report) -> tuple[str, ...]:
+def _pages(rel: str, topic: TopicFile, sms: SmsWords, service: Service, report: _Report) -> tuple[str, ...]:
     """Pack a topic's SMS parts into pages of at most max_segments each."""
     limit = service.sms.max_segments
-    more = fill(service, sms.page_more, "sms")
-    last = fill(service, sms.page_last, "sms")
+    more = _safe_fill(service, sms.page_more, "sms")
+    last = _safe_fill(service, sms.page_last, "sms")
     longest = max(more, last, key=lambda text: gsm.cost(text).units)
-    texts = [fill(service, part.text, "sms", title=topic.title) for part in topic.parts]
+    texts = [_safe_fill(service, part.text, "sms", title=topic.title) for part in topic.parts]
     heading = topic.title.upper() + ":"
     pages: list[list[str]] = [[heading]]
     for index, text in enumerate(texts):
@@ -520,16 +648,14 @@ def _pages(path: Path, topic: TopicFile, sms: SmsWords, service: Service, report
         pages[-1].append(text)
         single = " ".join(pages[-1])
         loc = ("parts", index)
-        _check_sms(path, loc, single + "\n" + longest, limit, report, "this part (with its MORE line)")
+        _check_sms(rel, loc, single + "\n" + longest, limit, report, "this part (with its MORE line)")
     joined = [" ".join(page) for page in pages]
     return tuple(
         page + "\n" + (last if number == len(joined) - 1 else more) for number, page in enumerate(joined)
     )
 
 
-def _offer_languages(
-    root: Path, languages: dict[str, Language], service: Service, report: _Report
-) -> dict[str, Language]:
+def _offer_languages(languages: dict[str, Language], service: Service, report: _Report) -> dict[str, Language]:
     """Add the other languages' sms_choose lines to each language's SMS menu."""
     if len(languages) < 2:
         return languages
@@ -537,21 +663,22 @@ def _offer_languages(
     for code, language in languages.items():
         lines = [other.sms_choose for other in languages.values() if other.code != code and other.sms_choose]
         menu = "\n".join([language.sms_menu, *lines])
-        path = root / code / "menu.yaml"
-        _check_gsm(path, ("language", "sms_choose"), menu, report)
-        _check_sms(path, ("language", "sms_choose"), menu, service.sms.menu_segments, report,
+        rel = f"{code}/menu.yaml"
+        _check_gsm(rel, ("language", "sms_choose"), menu, report)
+        _check_sms(rel, ("language", "sms_choose"), menu, service.sms.menu_segments, report,
                    "the SMS menu with the other languages")
         offered[code] = replace(language, sms_menu=menu)
     return offered
 
 
-def _check_language_keywords(root: Path, languages: dict[str, Language], report: _Report) -> None:
+def _check_language_keywords(files: Files, languages: dict[str, Language], report: _Report) -> None:
     """Two topics in one language must not share an SMS keyword."""
     for language in languages.values():
         owner: dict[str, str] = {}
         for topic in language.topics:
             for word in topic.keywords:
                 if word in owner and owner[word] != topic.name:
-                    path = root / language.code / "topics" / f"{topic.name}.yaml"
-                    report.add(path, ("keywords",), f"keyword {word!r} is also a keyword of {owner[word]!r}")
+                    rel = f"{language.code}/topics/{topic.name}.yaml"
+                    report.add(rel, ("keywords",), f"keyword {word!r} is also a keyword of {owner[word]!r}")
                 owner.setdefault(word, topic.name)
+

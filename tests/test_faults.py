@@ -202,7 +202,8 @@ def test_broken_prompts_at_start_up_fall_back_to_the_helpline(
 def test_a_broken_edit_keeps_the_last_good_prompts_until_fixed(
     make_app: Callable[..., object], prompts_copy: Path
 ) -> None:
-    app = make_app(PROMPTS_DIR=str(prompts_copy), RELOAD_SECONDS=0)
+    app = make_app(PROMPTS_DIR=str(prompts_copy), RELOAD_SECONDS=0)  # the test looks at the files itself
+    live = app.extensions["ivr"].live
     client = app.test_client()
     phone = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller="+447700900501")
     assert "For harassment, press 2." in ok_turn(phone.ring()).says
@@ -211,6 +212,7 @@ def test_a_broken_edit_keeps_the_last_good_prompts_until_fixed(
     harassment = prompts_copy / "en-GB" / "topics" / "harassment.yaml"
     good = harassment.read_text(encoding="utf-8")
     harassment.write_text("title: [harassment\nkey: 2\n", encoding="utf-8")
+    live.refresh()
     menu = ok_turn(phone.ring())
     assert "For harassment, press 2." in menu.says, "callers still get the last good menu"
     ready = client.get("/readyz")
@@ -219,6 +221,7 @@ def test_a_broken_edit_keeps_the_last_good_prompts_until_fixed(
     assert any("harassment.yaml" in line for line in ready.json["prompts"]["problems"]), ready.json
 
     harassment.write_text(good, encoding="utf-8")
+    live.refresh()
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["prompts"]["problems"] == []
 
@@ -228,6 +231,7 @@ def test_a_broken_edit_keeps_the_last_good_prompts_until_fixed(
     text = stalking.read_text(encoding="utf-8")
     assert old in text
     stalking.write_text(text.replace(old, new), encoding="utf-8")
+    live.refresh()
     heard = " ".join(ok_turn(phone.press(ok_turn(phone.ring()), "1")).says)
     assert new in heard and old not in heard
     assert client.get("/readyz").status_code == 200

@@ -37,12 +37,12 @@ def edit(path: Path, old: str, new: str) -> None:
         ("en-GB/topics/stalking.yaml", "title: stalking\n", "",
          "prompts/en-GB/topics/stalking.yaml:6: title: is missing"),
         ("en-GB/topics/harassment.yaml", "Harassment is different to", "Harassment isn\u2019t like",
-         "prompts/en-GB/topics/harassment.yaml:14: parts.3: "
-         "SMS text has characters outside GSM-7: '\u2019' (U+2019)"),
+         "prompts/en-GB/topics/harassment.yaml:14: part 4: this text has '\u2019' (U+2019): "
+         "characters that make a text cost up to three times as much"),
         ("en-GB/menu.yaml", "sms:\n  menu_intro: \"In danger now? Call 999.",
          "sms:\n  menu_intro: \"In danger now \u2013 call 999.",
-         "prompts/en-GB/menu.yaml:71: sms.menu_intro: "
-         "SMS text has characters outside GSM-7: '\u2013' (U+2013)"),
+         "prompts/en-GB/menu.yaml:71: sms.menu_intro: this text has '\u2013' (U+2013): "
+         "characters that make a text cost up to three times as much, such as curly quotes, long dashes"),
         ("en-GB/menu.yaml", "For {title}, press {key}.", "For {topic}, press {key}.",
          "prompts/en-GB/menu.yaml:25: voice.menu_topic: unknown placeholder {topic}"),
         ("service.yaml", 'e164: "+448088020300"', 'e164: "08088020300"',
@@ -56,7 +56,7 @@ def edit(path: Path, old: str, new: str) -> None:
         ("en-GB/topics/bullying.yaml", "key: 3", "key: 1",
          "prompts/en-GB/topics/stalking.yaml:7: key: 1 is also used by 'bullying'"),
         ("en-GB/topics/bullying.yaml", "parts:\n", "parts:\n  - [not, a, sentence]\n",
-         "prompts/en-GB/topics/bullying.yaml:5: parts.0"),
+         "prompts/en-GB/topics/bullying.yaml:5: part 1: should be a sentence, or voice: and sms: lines"),
         ("en-GB/topics/stalking.yaml", "keywords: [stalking,", "keywords: [stalking, bully,",
          "keyword 'bully' is also a keyword of"),
         ("en-GB/menu.yaml", "  say_forget: [forget]", "  say_forget: [forget]\n  bad: [unclosed",
