@@ -14,10 +14,11 @@ from pathlib import Path
 
 import click
 
-from . import gsm, logs, operations, stats
+from . import logs, operations, prompt_stats, stats
 from .hours import parse_moment, status_line, week_lines
 from .phone import FlaskTransport, HttpTransport, Phone, Turn, describe_text
-from .script import Script, load, say_seconds
+from .prompt_files import iter_problems
+from .script import Script, load
 from .store import RedisStore, StoreDown
 
 DIAL_CHOICES = ("completed", "busy", "no-answer", "failed", "canceled")
@@ -47,34 +48,18 @@ def check(prompts: str | None, stats: bool) -> None:
     """Validate the prompt files, exiting 1 if any is broken."""
     root = _prompts_dir(prompts)
     loaded = load(root)
-    for problem in sorted(loaded.problems):
+    for problem in iter_problems(loaded.problems):
         click.echo(str(problem))
-    if loaded.script is not None and stats:
-        _print_stats(loaded.script)
-    errors = len(loaded.errors)
+    if stats:
+        for line in prompt_stats.lines(loaded):
+            click.echo(line)
+    errors, warnings = len(loaded.errors), len(loaded.problems) - len(loaded.errors)
     if errors:
-        raise click.ClickException(f"{errors} problem(s) in {root}: the line keeps its last good prompts")
-    click.echo(f"ok: {root} is valid ({len(loaded.problems)} warning(s))")
-
-
-def _print_stats(script: Script) -> None:
-    """Show, per prompt, seconds to say and SMS segments to send."""
-    wpm = script.service.voice.words_per_minute
-    for language in script.languages.values():
-        click.echo(f"\n{language.code} ({language.name})")
-        click.echo(f"  {'seconds':>7}  voice prompt")
-        for name, text in language.voice:
-            if isinstance(text, str):
-                spoken = script.fill(text, "voice", title="", key="", opens="")
-                click.echo(f"  {say_seconds(spoken, wpm):7.1f}  {name}")
-        for topic in language.topics:
-            for index, part in enumerate(topic.voice_parts, start=1):
-                click.echo(f"  {say_seconds(part, wpm):7.1f}  {topic.name} part {index}")
-        click.echo(f"  {'segments':>8}  text")
-        click.echo(f"  {gsm.cost(language.sms_menu).segments:8}  menu")
-        for topic in language.topics:
-            for index, page in enumerate(topic.sms_pages, start=1):
-                click.echo(f"  {gsm.cost(page).segments:8}  {topic.name} page {index}")
+        raise click.ClickException(
+            f"{errors} problem(s) and {warnings} warning(s) in {root}: fix the problems above, "
+            "then run `ivr check` again"
+        )
+    click.echo(f"ok: the prompt files in {root} are ready ({warnings} warning(s))")
 
 
 def _at(value: str | None, script_tz: str = "Europe/London") -> datetime | None:

@@ -135,12 +135,15 @@ def start_call(script: Script, now: datetime) -> VoiceReply:
 def answer(script: Script, call: Call, heard: Heard, now: datetime) -> VoiceReply:
     """Move the caller on from where they are, by what they pressed or said."""
     language = script.language(call.lang)
+    gone = _gone(script, language, call)
     call = replace(call, lang=language.code)
     key = _key_for(language, call, heard)
     if call.node == LANGUAGE:
         return _choose_language(script, call, key, now)
     if key == HELPLINE_KEY:
         return _helpline(script, call, now)
+    if gone:
+        return _render(script, _at_menu(call), now, (_said(script, language, language.voice.gone),))
     if key == MENU_KEY:
         return _render(script, _at_menu(call), now)
     move = _move(language, call, key)
@@ -172,6 +175,13 @@ def goodbye(script: Script, call: Call) -> VoiceReply:
     language = script.language(call.lang)
     words = script.fill(language.voice.goodbye, "voice")
     return VoiceReply((_say(language, words),), Hangup(), call, "goodbye")
+
+
+def _gone(script: Script, language: Language, call: Call) -> bool:
+    """Say whether the caller's language or topic was taken away by a reload since their last step."""
+    if call.lang and call.lang not in script.languages:
+        return True
+    return call.node == TOPIC and language.topic(call.topic) is None
 
 
 def _no_answer(script: Script, language: Language, now: datetime) -> str:

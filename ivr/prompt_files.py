@@ -241,14 +241,21 @@ def parse_yaml(text: str) -> tuple[Any, yaml.Node | None]:
     except YamlProblem:
         raise
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        raise YamlProblem(mark.line + 1 if mark else 1, plain_yaml_error(error), "not valid YAML") from None
+        raise YamlProblem(_line_of_error(error), plain_yaml_error(error), "not valid YAML") from None
     except (yaml.YAMLError, ValueError, TypeError) as error:
         raise YamlProblem(1, f"is not valid YAML ({type(error).__name__}): check the quotes, colons and indentation",
                           "not valid YAML") from None
     except (RecursionError, MemoryError):
         raise YamlProblem(1, "is too deeply nested or too large to read", "too deeply nested") from None
     return data, node
+
+
+def _line_of_error(error: yaml.MarkedYAMLError) -> int:
+    """Point at the line an operator should look at: where an unclosed quote or bracket opened."""
+    opened = error.context_mark is not None and (error.context or "").startswith(
+        ("while scanning a quoted", "while parsing a flow"))
+    mark = error.context_mark if opened else error.problem_mark or error.context_mark
+    return mark.line + 1 if mark else 1
 
 
 def _check_shape(text: str) -> None:
@@ -279,10 +286,12 @@ PLAIN_YAML = (
     ("could not find expected ':'", "a key here has no colon after it, or a sentence needs double quotes"),
     ("found character '\\t'", "there is a tab character here: indent with spaces only"),
     ("found a tab character", "there is a tab character here: indent with spaces only"),
-    ("found unexpected end of stream", "a quote or bracket opened here is never closed"),
     ("while scanning a quoted scalar", "a quote opened here is never closed"),
-    ("did not find expected ',' or ']'", "a list opened with [ here is never closed with ]"),
-    ("did not find expected ',' or '}'", "a section opened with { here is never closed with }"),
+    ("found unexpected end of stream", "a quote or bracket opened here is never closed"),
+    ("while parsing a flow sequence", "a list opened with [ here is never closed with ], "
+     "or a sentence starting with [ needs double quotes"),
+    ("while parsing a flow mapping", "a section opened with { here is never closed with }, "
+     "or a sentence starting with { needs double quotes"),
     ("did not find expected '-' indicator", "this list item is indented differently from the ones above"),
     ("expected <block end>", "this line is indented differently from the one above: "
      "line up keys that belong together with the same number of spaces"),

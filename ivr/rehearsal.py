@@ -80,8 +80,12 @@ def walk_calls(script: Script, now: datetime) -> Iterator[engine.VoiceReply]:
     """Yield every reply a caller can get at one moment, by every key, word, silence and transfer outcome."""
     first = _voice("when a call starts", engine.start_call, script, now)
     yield first
-    queue: deque[Call] = deque([first.call])
-    seen: set[Call] = {first.call}
+    # A caller put through while the helpline was open may hear how it went after it closed;
+    # a caller may be inside a topic that a reload has just taken away.
+    seeds = [Call(lang=code, node=node, topic=topic) for code in script.languages
+             for node, topic in ((engine.DIAL, ""), (engine.TOPIC, "removed-by-a-reload"))]
+    queue: deque[Call] = deque([first.call, *seeds])
+    seen: set[Call] = {first.call, *seeds}
     while queue and len(seen) < MAX_STATES:
         call = queue.popleft()
         for reply in _moves(script, call, now):
@@ -93,9 +97,12 @@ def walk_calls(script: Script, now: datetime) -> Iterator[engine.VoiceReply]:
 
 def _moves(script: Script, call: Call, now: datetime) -> Iterator[engine.VoiceReply]:
     where = f"at {call.encode()}"
-    for key in KEYS:
+    # After a miss every key is answered as it was before it; only more silence leads somewhere new.
+    keys = KEYS if call.misses == 0 else ("",)
+    for key in keys:
         yield _voice(f"{where} after {key!r}", engine.answer, script, call, Heard(digits=key), now)
-    for words in _phrases(script, call):
+    phrases = _phrases(script, call) if call.misses == 0 and call.part == 0 else []
+    for words in phrases:
         yield _voice(f"{where} on words", engine.answer, script, call, Heard(speech=words), now)
     if call.node == engine.DIAL:
         for status in DIAL_STATUSES:

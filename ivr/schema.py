@@ -117,6 +117,7 @@ class VoiceWords(Strict):
     transfer_done: str
     closed: str
     closed_choices: str
+    gone: str
     say_next: list[str]
     say_repeat: list[str]
     say_menu: list[str]

@@ -589,6 +589,7 @@ def _build_topics(
     topics = []
     for name, (rel, topic) in files.items():
         assert topic is not None
+        _check_said_as_written(rel, topic, report)
         for index, part in enumerate(topic.parts):
             _check_part(rel, index, part, service, report)
         pages = _pages(rel, topic, menu.sms, service, report)
@@ -617,6 +618,14 @@ def _assign_keys(files: dict[str, tuple[str, TopicFile | None]], report: _Report
                 key = 0
             keys[name] = str(key)
     return keys
+
+
+def _check_said_as_written(rel: str, topic: TopicFile, report: _Report) -> None:
+    """A title and keywords are said and texted as written: braces would be read out."""
+    for loc, text in [(("title",), topic.title), *((("keywords", i), word) for i, word in enumerate(topic.keywords))]:
+        if "{" in text or "}" in text:
+            report.add(rel, loc, f"{_where(loc)}is said and texted as written, so {{ and }} would be read out: "
+                       "remove them", reason=f"{_where(loc)}has braces")
 
 
 def _check_part(rel: str, index: int, part: Part, service: Service, report: _Report) -> None:

@@ -34,7 +34,8 @@ def test_check_fails_with_path_line_message(prompts_copy: Path) -> None:
 def test_check_stats_shows_seconds_to_say_and_segments() -> None:
     result = run("check", "--stats", "--prompts", str(PROMPTS))
     assert result.exit_code == 0
-    assert "danger" in result.stdout and "stalking part 1" in result.stdout
+    assert "voice.danger" in result.stdout and "en-GB/topics/stalking.yaml" in result.stdout
+    assert "part 1" in result.stdout
     assert "stalking page 1" in result.stdout and "menu" in result.stdout
 
 

@@ -41,7 +41,7 @@ def edit(path: Path, old: str, new: str) -> None:
          "characters that make a text cost up to three times as much"),
         ("en-GB/menu.yaml", "sms:\n  menu_intro: \"In danger now? Call 999.",
          "sms:\n  menu_intro: \"In danger now \u2013 call 999.",
-         "prompts/en-GB/menu.yaml:71: sms.menu_intro: this text has '\u2013' (U+2013): "
+         "prompts/en-GB/menu.yaml:74: sms.menu_intro: this text has '\u2013' (U+2013): "
          "characters that make a text cost up to three times as much, such as curly quotes, long dashes"),
         ("en-GB/menu.yaml", "For {title}, press {key}.", "For {topic}, press {key}.",
          "prompts/en-GB/menu.yaml:25: voice.menu_topic: unknown placeholder {topic}"),
@@ -60,7 +60,7 @@ def edit(path: Path, old: str, new: str) -> None:
         ("en-GB/topics/stalking.yaml", "keywords: [stalking,", "keywords: [stalking, bully,",
          "keyword 'bully' is also a keyword of"),
         ("en-GB/menu.yaml", "  say_forget: [forget]", "  say_forget: [forget]\n  bad: [unclosed",
-         "prompts/en-GB/menu.yaml:93: is not valid YAML"),
+         "prompts/en-GB/menu.yaml:95: is not valid YAML: a list opened with [ here is never closed"),
     ],
     ids=["unknown-key", "missing-key", "curly-apostrophe", "en-dash", "unknown-placeholder",
          "not-e164", "spoken-not-digits", "hours-backwards", "unknown-timezone", "duplicate-key",

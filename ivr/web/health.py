@@ -21,8 +21,8 @@ def healthz() -> Response:
 def readyz() -> tuple[Response, int]:
     """Say whether the prompts are loaded cleanly and the store answers."""
     resources = line()
-    resources.live.current()
-    errors = [str(problem) for problem in resources.live.problems if not problem.warning]
+    # Where and what kind, never the file's words: this page answers anyone.
+    errors = [problem.public() for problem in resources.live.problems if not problem.warning]
     try:
         store = {"ok": True, "ms": round(resources.store.ping() * 1000, 2)}
     except StoreDown as error:
@@ -30,6 +30,8 @@ def readyz() -> tuple[Response, int]:
     prompts = {
         "ok": resources.live.ready,
         "fallback": resources.live.current() is None,
+        "source": resources.live.source,
+        "version": getattr(resources.live.current(), "version", None),
         "problems": errors[:10],
     }
     ready = prompts["ok"] and store["ok"]
