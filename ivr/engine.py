@@ -335,7 +335,7 @@ def _choose_language(script: Script, call: Call, key: str, now: datetime) -> Voi
     codes = list(script.languages)
     if key == HELPLINE_KEY:
         return _helpline(script, replace(call, node=MENU, lang=codes[0]), now)
-    code = codes[int(key) - 1] if key.isdigit() and 0 < int(key) <= len(codes) else codes[0]
+    code = codes[int(key) - 1] if key.isascii() and key.isdigit() and 0 < int(key) <= len(codes) else codes[0]
     language = script.languages[code]
     welcome = _say(language, language.voice.welcome)
     return _render(script, Call(lang=code), now, (welcome,))

@@ -1,0 +1,157 @@
+"""What an attacker and a careful reviewer found at the edges: each finding, reproduced."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from ivr.phone import FAKE_LINE
+
+from .conftest import BASE_URL, TOKEN
+
+CALL_SID = "CA" + "1a" * 16
+MESSAGE_SID = "SM" + "2b" * 16
+ACCOUNT_SID = "AC" + "3c" * 16
+CALL = {"CallSid": CALL_SID, "AccountSid": ACCOUNT_SID, "From": "+447700900321", "To": FAKE_LINE}
+TEXT = {"MessageSid": MESSAGE_SID, "AccountSid": ACCOUNT_SID, "From": "+447700900321", "To": FAKE_LINE,
+        "Body": "STALKING"}
+
+
+def signed(client: object, path: str, form: dict[str, str], token: str = TOKEN) -> object:
+    signature = RequestValidator(token).compute_signature(BASE_URL + path, form)
+    return client.post(path, data=form, headers={"X-Twilio-Signature": signature})  # type: ignore[attr-defined]
+
+
+def log_lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+# ------------------------------------------------------------------ signatures
+
+
+@pytest.mark.parametrize("path", ["/voice", "/voice/answer?s=en-GB.menu..0.0", "/voice/status", "/sms"])
+@pytest.mark.parametrize("signature", ["\u00e9t\u00e9", "sig\u2603nature=", "\U0001f600"])
+def test_a_non_ascii_signature_is_a_plain_403_and_no_error(
+    client: object, ivr_log: Callable[[], str], path: str, signature: str
+) -> None:
+    form = TEXT if path == "/sms" else CALL
+    response = client.post(path, data=form, headers={"X-Twilio-Signature": signature})  # type: ignore[attr-defined]
+    assert response.status_code == 403
+    levels = [line["level"] for line in log_lines(ivr_log())]
+    assert "error" not in levels, levels
+
+
+RE_SPLIT = [
+    ("/voice/answer?s=en-GB.menu..0.0", {"CallSid": CALL_SID + "Digits1", "From": "+447700900321"}),
+    ("/voice", {"CallSid": "CA1", "From": "+447700900321"}),
+    ("/voice", {"CallSid": "ca" + "1a" * 16}),
+    ("/voice", {"CallSid": "CA" + "1A" * 15 + "zz"}),
+    ("/voice", {"CallSid": CALL_SID + "\n"}),
+    ("/voice", {"CallSid": CALL_SID, "AccountSid": "AC1"}),
+    ("/voice/status", {"CallSid": CALL_SID + "CallStatuscompleted"}),
+    ("/voice/dialled?s=en-GB.dial..0.0", {"CallSid": "CA" + "\u0661" * 32}),
+    ("/sms", {"MessageSid": MESSAGE_SID + "BodySTOP", "From": "+447700900321"}),
+    ("/sms", {"MessageSid": "SM1", "Body": "MENU"}),
+    ("/sms", {"MessageSid": "XX" + "2b" * 16, "Body": "MENU"}),
+    ("/sms", {"MessageSid": MESSAGE_SID, "AccountSid": ACCOUNT_SID + "0"}),
+]
+
+
+@pytest.mark.parametrize(("path", "form"), RE_SPLIT)
+def test_a_signed_request_with_a_misshapen_identifier_is_refused_with_400(
+    client: object, path: str, form: dict[str, str]
+) -> None:
+    response = signed(client, path, form)
+    assert response.status_code == 400, response.get_data(as_text=True)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path", ["/voice", "/voice/answer?s=en-GB.menu..0.0", "/voice/status"])
+def test_well_formed_identifiers_are_accepted(client: object, path: str) -> None:
+    assert signed(client, path, {**CALL, "CallStatus": "completed"}).status_code in (200, 204)  # type: ignore[attr-defined]
+    mms = {**TEXT, "MessageSid": "MM" + "2b" * 16}
+    assert signed(client, "/sms", mms).status_code == 200  # type: ignore[attr-defined]
+
+
+UNICODE_DIGITS = ["\u00b2", "\u2460", "\u0661", "\uff11", "\U0001d7d9", "1\u00b2"]
+
+
+@pytest.mark.parametrize("digits", UNICODE_DIGITS)
+@pytest.mark.parametrize("state", ["en-GB.lang..0.0", "en-GB.menu..0.0", "en-GB.topic.stalking.0.0",
+                                   "en-GB.after..0.0", "en-GB.closed..0.0", "en-GB.dial..0.0"])
+def test_unicode_digits_are_not_keys_and_never_raise(
+    client: object, ivr_log: Callable[[], str], digits: str, state: str
+) -> None:
+    response = signed(client, f"/voice/answer?s={state}", {**CALL, "Digits": digits})
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    assert ET.fromstring(response.get_data(as_text=True)).tag == "Response"  # type: ignore[attr-defined]
+    assert all(line["level"] != "error" for line in log_lines(ivr_log()))
+
+
+@pytest.mark.parametrize("digits", UNICODE_DIGITS)
+def test_unicode_digits_in_a_text_are_not_keys(client: object, ivr_log: Callable[[], str], digits: str) -> None:
+    response = signed(client, "/sms", {**TEXT, "Body": digits})
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    assert all(line["level"] != "error" for line in log_lines(ivr_log()))
+
+
+# ------------------------------------------------------------------ logs
+
+
+@pytest.mark.parametrize("path", ["/voice/+447700900123", "/+447700900123", "/sms/07700900123/x"])
+def test_an_unknown_path_is_logged_as_unknown_never_as_sent(
+    client: object, ivr_log: Callable[[], str], path: str
+) -> None:
+    response = client.post(path, data=CALL)  # type: ignore[attr-defined]
+    assert response.status_code in (404, 405)
+    logged = ivr_log()
+    assert "7700900123" not in logged, logged
+    assert any(line.get("path") == "unknown" for line in log_lines(logged)), logged
+
+
+def test_a_known_path_is_logged_by_its_route(client: object, ivr_log: Callable[[], str]) -> None:
+    signed(client, "/voice", CALL)
+    assert any(line.get("path") == "/voice" for line in log_lines(ivr_log()))
+
+
+# ------------------------------------------------------------------ fallbacks
+
+
+@pytest.mark.parametrize(("path", "form"), [("/voice/fallback", CALL), ("/sms/fallback", TEXT)])
+@pytest.mark.parametrize("how", ["wrong token", "unsigned", "non-ascii", "wrong url"])
+def test_the_fallbacks_answer_even_when_the_signature_check_fails(
+    client: object, ivr_log: Callable[[], str], path: str, form: dict[str, str], how: str
+) -> None:
+    validator = RequestValidator("rotated-token-0123456789abcdef01" if how == "wrong token" else TOKEN)
+    url = "https://old.example.org" + path if how == "wrong url" else BASE_URL + path
+    signature = {"unsigned": "", "non-ascii": "\u00e9"}.get(how, validator.compute_signature(url, form))
+    response = client.post(path, data=form, headers={"X-Twilio-Signature": signature})  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    root = ET.fromstring(response.get_data(as_text=True))  # type: ignore[attr-defined]
+    if path.startswith("/voice"):
+        assert [(dial.text or "").strip() for dial in root.iter("Dial")] == ["+448088020300"]
+    else:
+        assert "0808 802 0300" in (root.findtext("Message") or "")
+    lines = log_lines(ivr_log())
+    assert any("signature" in str(line["msg"]) and line["level"] == "warning" for line in lines), lines
+    assert all(line["level"] != "error" for line in lines)
+
+
+@pytest.mark.parametrize("path", ["/voice/fallback", "/sms/fallback"])
+def test_the_fallbacks_answer_a_signed_request_with_a_misshapen_identifier(client: object, path: str) -> None:
+    response = signed(client, path, {"CallSid": "CA1", "MessageSid": "SM1"})
+    assert response.status_code == 200  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("digits", UNICODE_DIGITS)
+def test_the_engine_takes_no_unicode_digit_as_a_language_choice(script: object, digits: str) -> None:
+    from ivr import engine
+    from ivr.engine import Call, Heard
+
+    from .conftest import OPEN
+
+    reply = engine.answer(script, Call.decode("en-GB.lang..0.0"), Heard(digits=digits, speech=""), OPEN)
+    assert reply.call.lang == "en-GB"
