@@ -114,9 +114,15 @@ def _remember(reply: VoiceReply, counts: tuple[str, ...], limit: Limit | None) -
     fields = {"at": reply.call.encode(), "seen": seen}
     if reply.event.startswith("topic:"):
         fields["reached"] = "1"
-    previous, calls = store_call("update", key, fields, CALL_TTL_SECONDS, "seen", counts, limit) or (None, 0)
+    stored = store_call("update", key, fields, CALL_TTL_SECONDS, "seen", counts, limit)
+    previous, calls, ended = stored or (None, 0, False)
     if previous == seen:
         note(retry=True)
+    elif ended:  # a late webhook after the status callback: the session is gone, so count it straight away
+        note(late=True)
+        day = stats.tally(now(), *counts)
+        if day is not None:
+            store_call("count", day)
     return previous == seen, calls
 
 
