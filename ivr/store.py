@@ -31,7 +31,9 @@ from redis.sentinel import Sentinel
 PREFIX = "ivr:"
 COUNT = "n:"  # session fields that hold a call's own counts
 ENDED = "ended"  # the field of a finished call's tombstone
-ENDED_TTL = 10 * 60  # long enough to outlast Twilio's late and retried webhooks
+ENDED_TTL = 10 * 60
+READY_KEY = f"{PREFIX}ready"  # written by each readiness check
+READY_TTL = 10  # long enough to outlast Twilio's late and retried webhooks
 BREAKER_SECONDS = 5.0
 SOCKET_TIMEOUT = 0.2
 T = TypeVar("T")
@@ -102,7 +104,7 @@ class Store(Protocol):
         """Read the statistics of several days."""
 
     def ping(self) -> float:
-        """Return the round-trip time in seconds."""
+        """Write a key that expires in seconds and return the round-trip time; a store refusing writes is down."""
 
 
 def _decode(raw: bytes | str | None) -> dict[str, Any] | None:
@@ -215,8 +217,9 @@ class RedisStore:
         return [{k.decode(): int(v) for k, v in day.items()} for day in self._guard(run)]
 
     def ping(self) -> float:
+        # A write, not PING: out of memory under noeviction, Redis answers PING but refuses every session.
         started = time.perf_counter()
-        self._guard(self.client.ping)
+        self._guard(lambda: self.client.set(READY_KEY, "1", ex=READY_TTL))
         return time.perf_counter() - started
 
 

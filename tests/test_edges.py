@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+import requests
 from twilio.request_validator import RequestValidator
 
 from ivr.phone import FAKE_LINE
+from ivr.store import BREAKER_SECONDS, RedisStore
 
 from .conftest import BASE_URL, TOKEN
 
@@ -155,3 +158,67 @@ def test_the_engine_takes_no_unicode_digit_as_a_language_choice(script: object, 
 
     reply = engine.answer(script, Call.decode("en-GB.lang..0.0"), Heard(digits=digits, speech=""), OPEN)
     assert reply.call.lang == "en-GB"
+
+
+# ------------------------------------------------------------------ readiness
+
+
+def test_readyz_is_not_ready_while_redis_refuses_writes(make_app: Callable[..., object]) -> None:
+    """Out of memory with noeviction, Redis still answers PING but refuses every write."""
+    from .redis_server import redis_server
+
+    with redis_server() as server:
+        moment = [0.0]
+        store = RedisStore(server.url, clock=lambda: moment[0])
+        client = make_app(REDIS_URL=server.url, STORE=store).test_client()  # type: ignore[attr-defined]
+        assert client.get("/readyz").status_code == 200
+        with server.client() as admin:
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", "1")
+            assert admin.ping()
+        response = client.get("/readyz")
+        assert response.status_code == 503, response.get_json()
+        assert response.get_json()["store"]["ok"] is False
+        with server.client() as admin:
+            admin.config_set("maxmemory", "0")
+        moment[0] += BREAKER_SECONDS + 1  # past the breaker the refused write tripped
+        assert client.get("/readyz").status_code == 200
+        assert all(0 < ttl <= 10 for ttl in map(server.client().ttl, server.client().keys("ivr:*")))
+
+
+# ------------------------------------------------------------------ the real server
+
+
+def test_the_procfile_server_holds_these_edges(tmp_path: Path) -> None:
+    """Signature header, unknown paths, fallbacks with a rotated token, and readiness, under gunicorn."""
+    from .redis_server import redis_server
+    from .server import procfile_server
+
+    with (tmp_path / "server.log").open("w+") as log_file, redis_server() as redis, procfile_server(
+        {"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis.url, "SESSION_SECRET": "s"}, workers=1, log_to=log_file
+    ) as base:
+        odd = requests.post(base + "/voice", data=CALL, headers={"X-Twilio-Signature": "\u00e9t\u00e9".encode()},
+                            timeout=5)
+        assert odd.status_code == 403
+        assert requests.post(base + "/voice/+447700900123", data=CALL, timeout=5).status_code == 404
+        rotated = RequestValidator("f" * 32)
+        for path in ("/voice/fallback", "/sms/fallback"):
+            url = base + path
+            form = TEXT if path.startswith("/sms") else CALL
+            signature = rotated.compute_signature(url, form)
+            response = requests.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=5)
+            assert response.status_code == 200 and ("0808" in response.text or "oh eight oh eight" in response.text)
+        main = requests.post(base + "/voice", data=CALL, headers={"X-Twilio-Signature": "x"}, timeout=5)
+        assert main.status_code == 403, "the main webhooks stay strict"
+        assert requests.get(base + "/readyz", timeout=5).status_code == 200
+        with redis.client() as admin:
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", "1")
+        assert requests.get(base + "/readyz", timeout=5).status_code == 503
+        log_file.seek(0)
+        logged = log_file.read()
+    assert "7700900123" not in logged
+    lines = log_lines(logged)
+    assert not [line for line in lines if line["level"] == "error"], logged
+    assert any(line.get("path") == "unknown" and line.get("status") == 404 for line in lines), logged
+    assert sum("signature check failed" in str(line["msg"]) for line in lines) == 2, logged

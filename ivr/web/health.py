@@ -19,7 +19,7 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Say whether the prompts are loaded cleanly and the store answers."""
+    """Say whether the prompts are loaded cleanly and the store takes a write."""
     resources = line()
     resources.live.current()
     errors = [str(problem) for problem in resources.live.problems if not problem.warning]
