@@ -19,8 +19,9 @@ from .hours import parse_moment, status_line, week_lines
 from .phone import FlaskTransport, HttpTransport, Phone, Turn, describe_text
 from .script import Script, load, say_seconds
 from .store import RedisStore, StoreDown
+from .twilio_status import DIAL_ENDINGS
 
-DIAL_CHOICES = ("completed", "busy", "no-answer", "failed", "canceled")
+DIAL_CHOICES = DIAL_ENDINGS
 
 
 def _prompts_dir(value: str | None) -> Path:

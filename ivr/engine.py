@@ -21,6 +21,7 @@ from rapidfuzz import fuzz, process
 
 from .hours import spoken_when, written_when
 from .script import Language, Script, Topic, words_of
+from .twilio_status import DIAL_OUTCOMES
 
 # Where a caller can be.
 LANGUAGE = "lang"
@@ -37,8 +38,6 @@ MENU_KEY = "9"
 REPEAT_KEY = "*"
 NEXT_KEYS = ("1", "#")
 
-# How a transfer to the helpline ended (Twilio's DialCallStatus).
-DIAL_OUTCOMES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
 CLOSING_SOON_MINUTES = 15
 
 # Words carriers treat as opting out; the app never replies to them.

@@ -222,3 +222,15 @@ def test_the_procfile_server_holds_these_edges(tmp_path: Path) -> None:
     assert not [line for line in lines if line["level"] == "error"], logged
     assert any(line.get("path") == "unknown" and line.get("status") == 404 for line in lines), logged
     assert sum("signature check failed" in str(line["msg"]) for line in lines) == 2, logged
+
+
+# ------------------------------------------------------------------ configuration
+
+
+def test_twilios_statuses_are_listed_once() -> None:
+    import re
+
+    root = Path(__file__).resolve().parent.parent / "ivr"
+    listed = re.compile(r"\(\s*\"(completed|busy|answered)\",")
+    found = [str(path.relative_to(root)) for path in root.rglob("*.py") if listed.search(path.read_text())]
+    assert found == ["twilio_status.py"], found

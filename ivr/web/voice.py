@@ -12,6 +12,7 @@ from ..engine import Call, Heard, VoiceReply
 from ..script import Script
 from ..stats import event_field
 from ..store import COUNT, Limit
+from ..twilio_status import CALL_ENDED
 from .common import (
     field,
     fingerprint,
@@ -70,7 +71,7 @@ def dialled() -> Response:
 def status() -> Response:
     """End the call's session when Twilio says the call is over."""
     key = session_key("call", field("CallSid", 64))
-    if key and field("CallStatus", 20) in ("completed", "busy", "failed", "no-answer", "canceled"):
+    if key and field("CallStatus", 20) in CALL_ENDED:
         session = store_call("take", key) or {}
         _count_call(session)
     return Response(status=204)
