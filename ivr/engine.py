@@ -21,7 +21,7 @@ from rapidfuzz import fuzz, process
 
 from .hours import spoken_when, written_when
 from .script import Language, Script, Topic, words_of
-from .twilio_status import DIAL_OUTCOMES
+from .twilio_status import DIAL_CONNECTED, DIAL_OUTCOMES
 
 # Where a caller can be.
 LANGUAGE = "lang"
@@ -153,7 +153,7 @@ def dial_result(script: Script, call: Call, status: str, now: datetime) -> Voice
     """Tell the caller how the transfer went, and offer the next step."""
     language = script.language(call.lang)
     call = replace(call, lang=language.code, misses=0)
-    if status in ("completed", "answered"):
+    if status in DIAL_CONNECTED:
         words = script.fill(language.voice.transfer_done, "voice")
         return VoiceReply((_say(language, words),), Hangup(), call, "transfer:completed")
     outcome = status if status in DIAL_OUTCOMES else "failed"

@@ -6,5 +6,7 @@ from __future__ import annotations
 CALL_ENDED = ("completed", "busy", "failed", "no-answer", "canceled")
 # How a <Dial> to the helpline ended (DialCallStatus). "answered" is what older calls report.
 DIAL_OUTCOMES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
+# The dial statuses that mean the helpline answered and the caller was put through.
+DIAL_CONNECTED = ("completed", "answered")
 # What a pretend caller may answer when asked how the transfer went, and what the statistics count.
 DIAL_ENDINGS = ("completed", "busy", "no-answer", "failed", "canceled")
