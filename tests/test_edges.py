@@ -234,3 +234,56 @@ def test_twilios_statuses_are_listed_once() -> None:
     listed = re.compile(r"\(\s*\"(completed|busy|answered)\",")
     found = [str(path.relative_to(root)) for path in root.rglob("*.py") if listed.search(path.read_text())]
     assert found == ["twilio_status.py"], found
+
+
+# ------------------------------------------------------------------ development mode
+
+
+def _line_free_env(**extra: str) -> dict[str, str]:
+    import os
+    import sys
+
+    from .server import LINE_SETTINGS
+
+    env = {key: value for key, value in os.environ.items() if key not in LINE_SETTINGS}
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return {**env, **extra}
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0", "192.0.2.10", "[::]"])
+def test_development_mode_refuses_to_listen_beyond_this_machine(bind: str) -> None:
+    import subprocess
+
+    from .server import ROOT, procfile_web
+
+    command = procfile_web().replace("--bind 0.0.0.0:", f"--bind {bind}:")
+    result = subprocess.run(["bash", "-c", command], cwd=ROOT, env=_line_free_env(IVR_DEV_MODE="1", PORT="0"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "listens on 127.0.0.1 only" in result.stdout + result.stderr
+
+
+def test_make_run_listens_on_127_0_0_1_only(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from .server import ROOT, _wait_up, free_port
+
+    port = free_port()
+    venv = sys.prefix  # this test's own environment, taken as installed (-o): no pip run from a test
+    command = ["make", "-s", "-o", f"{venv}/.installed", "run", f"VENV={venv}", f"PORT={port}"]
+    with (tmp_path / "run.log").open("w+") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=_line_free_env(),
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait_up(f"http://127.0.0.1:{port}", process, 30)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+        log.seek(0)
+        said = log.read()
+    assert f"Listening at: http://127.0.0.1:{port}" in said, said
+    assert "0.0.0.0" not in said
+    assert f"The line is starting on http://127.0.0.1:{port}" in said, "the banner is true"
