@@ -287,3 +287,17 @@ def test_make_run_listens_on_127_0_0_1_only(tmp_path: Path) -> None:
     assert f"Listening at: http://127.0.0.1:{port}" in said, said
     assert "0.0.0.0" not in said
     assert f"The line is starting on http://127.0.0.1:{port}" in said, "the banner is true"
+
+
+def test_the_procfile_server_refuses_oversized_request_lines_and_headers() -> None:
+    from .server import procfile_server, procfile_web
+
+    assert "--limit-request-line" in procfile_web() and "--limit-request-fields" in procfile_web()
+    with procfile_server({"TWILIO_AUTH_TOKEN": TOKEN}, workers=1) as base:
+        long_line = requests.post(base + "/voice?s=" + "x" * 3000, data=CALL, timeout=5)
+        assert long_line.status_code in (400, 414)
+        many = {f"X-Filler-{n}": "x" for n in range(60)}
+        assert requests.post(base + "/voice", data=CALL, headers=many, timeout=5).status_code in (400, 431)
+        huge = {"X-Filler": "x" * 9000}
+        assert requests.post(base + "/voice", data=CALL, headers=huge, timeout=5).status_code in (400, 431)
+        assert requests.get(base + "/healthz", timeout=5).status_code == 200
