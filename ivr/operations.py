@@ -275,9 +275,9 @@ def check_public_url(env: Mapping[str, str]) -> list[Finding]:
 
 
 BUFFERING_ADVICE = (
-    "PUBLIC_URL points at this server itself: put a buffering proxy in front (nginx with "
-    "proxy_request_buffering on, or a platform router that buffers), or slow clients can hold every "
-    "worker past Twilio's 15 s; see README, Deploying"
+    "PUBLIC_URL looks like this server itself (an IP address, localhost or its own PORT): put a buffering "
+    "proxy in front (nginx with proxy_request_buffering on, or a platform router that buffers), or slow "
+    "clients can hold every worker past Twilio's 15 s; see README, Deploying"
 )
 
 
