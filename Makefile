@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m compileall -q ivr  # some hosts set PYTHONDONTWRITEBYTECODE: compile once here
 	touch $(STAMP)
 
-run: $(STAMP) ## start the line on this machine (embedded store, signatures NOT checked)
+run: $(STAMP) ## start the line on 127.0.0.1 only (embedded store, signatures NOT checked)
 	@$(BIN)/ivr check
 	@echo ""
 	@echo "  The line is starting on http://127.0.0.1:$(PORT) in DEVELOPMENT MODE."
@@ -23,7 +23,7 @@ run: $(STAMP) ## start the line on this machine (embedded store, signatures NOT 
 	@echo "  (or without the server: $(BIN)/ivr call)   Stop with Ctrl-C."
 	@echo ""
 	PATH="$(abspath $(BIN)):$$PATH" IVR_DEV_MODE=1 PORT=$(PORT) WEB_CONCURRENCY=1 \
-		bash -c "$$(sed -n 's/^web: //p' Procfile)"
+		bash -c "$$(sed -n 's/^web: //p' Procfile | sed 's/--bind 0\.0\.0\.0:/--bind 127.0.0.1:/')"
 
 test: $(STAMP) ## run the checks and the tests (needs Redis on 127.0.0.1:6379)
 	$(BIN)/ruff check ivr tests bench

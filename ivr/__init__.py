@@ -69,7 +69,9 @@ def _never_a_500(error: Exception) -> Any:
     """Answer Twilio with TwiML that still reaches the helpline, whatever broke."""
     if isinstance(error, HTTPException):
         return error
-    fields = {"request_id": g.get("request_id", ""), "path": request.path}
+    from .web.common import route
+
+    fields = {"request_id": g.get("request_id", ""), "path": route()}
     log.error("webhook failed", exc_info=error, extra={"fields": fields})
     if request.path.startswith("/voice"):
         return fallback.voice_twiml(), 200, {"Content-Type": "text/xml"}

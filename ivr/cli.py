@@ -14,18 +14,19 @@ from pathlib import Path
 
 import click
 
-from . import logs, operations, prompt_stats, stats
+from . import config, logs, operations, prompt_stats, stats
 from .hours import parse_moment, status_line, week_lines
 from .phone import FlaskTransport, HttpTransport, Phone, Turn, describe_text
 from .prompt_files import iter_problems
 from .script import Script, load
 from .store import RedisStore, StoreDown
+from .twilio_status import DIAL_ENDINGS
 
-DIAL_CHOICES = ("completed", "busy", "no-answer", "failed", "canceled")
+DIAL_CHOICES = DIAL_ENDINGS
 
 
 def _prompts_dir(value: str | None) -> Path:
-    return Path(value or os.environ.get("PROMPTS_DIR") or "prompts")
+    return Path(value or config.from_environ(os.environ)["PROMPTS_DIR"])
 
 
 prompts_option = click.option(
@@ -105,7 +106,7 @@ def _phone(url: str | None, token: str | None, prompts: str | None, at: datetime
         return _local_phone(prompts, at)
     if at is not None:
         raise click.UsageError("--at works only without --url: a running server uses its own clock")
-    token = token or os.environ.get("TWILIO_AUTH_TOKEN")
+    token = token or config.from_environ(os.environ)["TWILIO_AUTH_TOKEN"]
     if not token:
         raise click.UsageError("set TWILIO_AUTH_TOKEN (or --token) to sign requests to a running server")
     return Phone(HttpTransport(), url, token)
@@ -232,7 +233,7 @@ def hours(prompts: str | None, at: str | None, week: bool) -> None:
 @click.option("--redis-url", default=None, help="The Redis to read (default: $REDIS_URL).")
 def stats_command(days: int, until: str | None, as_json: bool, redis_url: str | None) -> None:
     """Show the last days' counts, oldest first."""
-    url = redis_url or os.environ.get("REDIS_URL")
+    url = redis_url or config.from_environ(os.environ)["REDIS_URL"]
     if not url:
         raise click.ClickException("set REDIS_URL (or --redis-url): statistics are kept in Redis")
     try:

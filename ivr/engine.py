@@ -21,6 +21,7 @@ from rapidfuzz import fuzz, process
 
 from .hours import spoken_when, written_when
 from .script import Language, Script, Topic, words_of
+from .twilio_status import DIAL_CONNECTED, DIAL_OUTCOMES
 
 # Where a caller can be.
 LANGUAGE = "lang"
@@ -37,8 +38,6 @@ MENU_KEY = "9"
 REPEAT_KEY = "*"
 NEXT_KEYS = ("1", "#")
 
-# How a transfer to the helpline ended (Twilio's DialCallStatus).
-DIAL_OUTCOMES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
 CLOSING_SOON_MINUTES = 15
 
 # Words carriers treat as opting out; the app never replies to them.
@@ -157,7 +156,7 @@ def dial_result(script: Script, call: Call, status: str, now: datetime) -> Voice
     """Tell the caller how the transfer went, and offer the next step."""
     language = script.language(call.lang)
     call = replace(call, lang=language.code, misses=0)
-    if status in ("completed", "answered"):
+    if status in DIAL_CONNECTED:
         words = script.fill(language.voice.transfer_done, "voice")
         return VoiceReply((_say(language, words),), Hangup(), call, "transfer:completed")
     outcome = status if status in DIAL_OUTCOMES else "failed"
@@ -350,7 +349,7 @@ def _choose_language(script: Script, call: Call, key: str, now: datetime) -> Voi
     codes = list(script.languages)
     if key == HELPLINE_KEY:
         return _helpline(script, replace(call, node=MENU, lang=codes[0]), now)
-    code = codes[int(key) - 1] if key.isdigit() and 0 < int(key) <= len(codes) else codes[0]
+    code = codes[int(key) - 1] if key.isascii() and key.isdigit() and 0 < int(key) <= len(codes) else codes[0]
     language = script.languages[code]
     welcome = _said(script, language, language.voice.welcome)
     return _render(script, Call(lang=code), now, (welcome,))

@@ -1,14 +1,18 @@
-"""Gunicorn settings the Procfile loads: a shared metrics folder for all workers.
+"""Gunicorn settings the Procfile loads: a shared metrics folder for all workers, and a safe development mode.
 
 Prometheus counters live in each worker's memory; with a folder shared through
 ``PROMETHEUS_MULTIPROC_DIR`` every worker writes its counts there and ``/metrics``
 adds them up. The folder is made fresh when the server starts.
+
+Development mode (``IVR_DEV_MODE=1``) checks no signatures, so the server refuses
+to start in it on any address but this machine's own (``make run`` binds 127.0.0.1).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -18,7 +22,15 @@ if OWN_FOLDER:
 
 
 def on_starting(server: Any) -> None:
-    """Start each server with empty counters."""
+    """Refuse development mode on a public address; start each server with empty counters."""
+    from ivr import config as settings  # imported here: gunicorn reads every module name as a setting
+
+    dev_mode = settings.from_environ(os.environ)["DEV_MODE"]
+    problem = settings.dev_bind_problem(server.cfg.bind) if dev_mode else None
+    if problem:
+        server.log.error(problem)
+        on_exit(server)
+        sys.exit(1)
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)

@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,14 +22,16 @@ from urllib.parse import urlsplit
 import click
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from . import config
+from .config import safe_url
 from .script import load
 from .store import StoreDown, open_store
 
-E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 API_TIMEOUT_SECONDS = 15.0
 SLOW_REDIS_SECONDS = 0.050
 PROCFILE_WORKERS = 2  # the Procfile's --workers ${WEB_CONCURRENCY:-2}
@@ -37,25 +39,6 @@ APPLICATION_FIELDS = ("voice_application_sid", "sms_application_sid")
 
 
 # ---------------------------------------------------------------- setup-number
-
-
-class RedirectingHttpClient(TwilioHttpClient):
-    """A Twilio HTTP client that sends every request to the same path under another base URL.
-
-    Only for testing against a local stub of the REST API (see ``TWILIO_API_BASE``):
-    the twilio library builds ``https://api.twilio.com/2010-04-01/...`` URLs, and this
-    client swaps the scheme and host for ``base_url`` just before sending.
-    """
-
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.base_url = base_url.rstrip("/")
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        """Send the request to base_url instead of Twilio's host."""
-        parts = urlsplit(url)
-        target = self.base_url + parts.path + (f"?{parts.query}" if parts.query else "")
-        return super().request(method, target, *args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -112,16 +95,16 @@ def change_lines(changes: list[Change]) -> list[str]:
     return lines
 
 
-def twilio_client(env: Mapping[str, str], api_base: str | None = None) -> Client:
-    """Make a REST client from TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, optionally aimed at a stub."""
+def twilio_client(env: Mapping[str, str], http_client: HttpClient | None = None) -> Client:
+    """Make a REST client from TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN; tests pass their own http_client."""
+    settings = config.from_environ(env)
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
-        if not env.get(name):
+        if not settings[name]:
             raise click.ClickException(f"{name} is not set: copy it from the Twilio console (Account Info)")
-    if api_base is None:
-        http_client = TwilioHttpClient(timeout=API_TIMEOUT_SECONDS)
-    else:
-        http_client = RedirectingHttpClient(api_base, timeout=API_TIMEOUT_SECONDS)
-    return Client(env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"], http_client=http_client, environment=env)
+    http_client = http_client or TwilioHttpClient(timeout=API_TIMEOUT_SECONDS)
+    return Client(
+        settings["TWILIO_ACCOUNT_SID"], settings["TWILIO_AUTH_TOKEN"], http_client=http_client, environment=env
+    )
 
 
 def _refused(status: int, message: str) -> click.ClickException:
@@ -171,30 +154,22 @@ def find_number(client: Client, number: str) -> Any:
 
 def _check_number(number: str) -> str:
     number = number.strip()
-    if not E164.fullmatch(number):
-        raise click.ClickException(f"{number!r} is not an E.164 number: write it like +441234567890")
+    problem = config.number_problem(number)
+    if problem:
+        raise click.ClickException(problem)
     return number
 
 
 def _check_public_url(public_url: str | None) -> str:
+    public_url = (public_url or "").strip().rstrip("/")
     if not public_url:
         raise click.ClickException("set PUBLIC_URL or pass --public-url: the https base URL of this app")
-    parts = urlsplit(public_url)
-    if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
+    problem = config.public_url_problem(public_url)
+    if problem:
         raise click.ClickException(
-            f"the public URL must be a plain https:// base URL, like https://ivr.example.org, not {public_url!r}"
+            f"the public URL {problem}: {safe_url(public_url)}: write it like {config.PUBLIC_URL_EXAMPLE}"
         )
-    return public_url.rstrip("/")
-
-
-def _check_api_base(api_base: str | None) -> str | None:
-    if not api_base:
-        return None
-    parts = urlsplit(api_base)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise click.ClickException(f"TWILIO_API_BASE must be a base URL like http://127.0.0.1:8080, not {api_base!r}")
-    click.echo(f"note: sending Twilio API requests to {api_base} (TWILIO_API_BASE), not to Twilio", err=True)
-    return api_base
+    return public_url
 
 
 @click.command(
@@ -209,19 +184,17 @@ def _check_api_base(api_base: str | None) -> str | None:
     help="The https base URL Twilio should call, like https://ivr.example.org (default: $PUBLIC_URL).",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would change and change nothing.")
-@click.option(
-    "--api-base", envvar="TWILIO_API_BASE", default=None, hidden=True,
-    help="For testing against a stub: send REST API requests to this base URL instead of https://api.twilio.com.",
-)
-def setup_number(number: str, public_url: str | None, dry_run: bool, api_base: str | None) -> None:
+@click.pass_context
+def setup_number(context: click.Context, number: str, public_url: str | None, dry_run: bool) -> None:
     """Set the number's webhooks to this app's URLs, printing each setting's old and new value.
 
-    The hidden ``--api-base`` option (env ``TWILIO_API_BASE``) exists only for testing
-    against a local stub of the REST API; it is announced on stderr whenever it is used.
+    Tests hand in twilio-python's HTTP client as ``obj={"twilio_http_client": ...}``;
+    nothing in the environment can send the account's credentials to another host.
     """
     number = _check_number(number)
     public_url = _check_public_url(public_url)
-    client = twilio_client(os.environ, _check_api_base(api_base))
+    http_client = (context.obj or {}).get("twilio_http_client") if isinstance(context.obj, dict) else None
+    client = twilio_client(os.environ, http_client)
     found = find_number(client, number)
     if found.trunk_sid:
         raise click.ClickException(
@@ -269,41 +242,60 @@ def _fail(message: str) -> Finding:
     return Finding("FAIL", message)
 
 
-def safe_url(url: str) -> str:
-    """Return a URL without its user, password or query, fit to print."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else "(not a URL)"
-
-
 def check_token(env: Mapping[str, str]) -> list[Finding]:
-    """Check that the auth token is set, without ever showing it."""
-    if env.get("TWILIO_AUTH_TOKEN"):
+    """Check that the auth token is set and shaped like Twilio's, without ever showing it."""
+    problem = config.token_problem(config.from_environ(env)["TWILIO_AUTH_TOKEN"])
+    if problem is None:
         return [_pass("TWILIO_AUTH_TOKEN is set")]
-    return [_fail("TWILIO_AUTH_TOKEN is not set: the server refuses to start without it")]
+    if problem == "is not set":
+        return [_fail("TWILIO_AUTH_TOKEN is not set: the server refuses to start without it")]
+    return [_fail(f"TWILIO_AUTH_TOKEN {problem}")]
 
 
 def check_dev_mode(env: Mapping[str, str]) -> list[Finding]:
     """Check that development mode, which skips signature checks, is off."""
-    if env.get("IVR_DEV_MODE", "") == "1":
+    if config.from_environ(env)["DEV_MODE"]:
         return [_fail("IVR_DEV_MODE=1: Twilio signatures are not checked (development only)")]
     return [_pass("IVR_DEV_MODE is off: Twilio signatures are checked")]
 
 
 def check_public_url(env: Mapping[str, str]) -> list[Finding]:
-    """Check that PUBLIC_URL is set and https."""
-    url = env.get("PUBLIC_URL", "").rstrip("/")
+    """Check PUBLIC_URL by the server's own rule, and repeat the buffering-proxy advice when it is this server."""
+    settings = config.from_environ(env)
+    url = settings["PUBLIC_URL"]
     if not url:
-        return [_fail("PUBLIC_URL is not set: set the https base URL Twilio calls, like https://ivr.example.org")]
+        return [_fail(f"PUBLIC_URL is not set: set the https base URL Twilio calls, like {config.PUBLIC_URL_EXAMPLE}")]
+    problem = config.public_url_problem(url)
+    if problem:
+        return [_fail(f"PUBLIC_URL {problem}: {safe_url(url)}")]
+    found = [_pass(f"PUBLIC_URL is https: {safe_url(url)}")]
+    if _is_this_server(url, settings["PORT"]):
+        found.append(_warn(BUFFERING_ADVICE))
+    return found
+
+
+BUFFERING_ADVICE = (
+    "PUBLIC_URL looks like this server itself (an IP address, localhost or its own PORT): put a buffering "
+    "proxy in front (nginx with proxy_request_buffering on, or a platform router that buffers), or slow "
+    "clients can hold every worker past Twilio's 15 s; see README, Deploying"
+)
+
+
+def _is_this_server(url: str, port: str) -> bool:
+    """Say whether a PUBLIC_URL reaches gunicorn directly: an IP address, localhost, or the server's own PORT."""
     parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.netloc:
-        return [_fail(f"PUBLIC_URL is not https: {safe_url(url)}")]
-    return [_pass(f"PUBLIC_URL is https: {safe_url(url)}")]
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return config.is_loopback(host) or (parts.port is not None and str(parts.port) == (port or "5000"))
 
 
 def check_redis(env: Mapping[str, str]) -> list[Finding]:
     """Check that Redis is configured, answers, and answers fast."""
-    url = env.get("REDIS_URL", "")
+    url = config.from_environ(env)["REDIS_URL"]
     if not url:
         return [_warn("REDIS_URL is not set: embedded store: one process only")]
     found = [_pass(f"REDIS_URL is set: {safe_url(url)}")]
@@ -323,7 +315,7 @@ def check_redis(env: Mapping[str, str]) -> list[Finding]:
 
 def check_prompts(env: Mapping[str, str]) -> list[Finding]:
     """Check that the prompt files load with no errors."""
-    root = env.get("PROMPTS_DIR") or "prompts"
+    root = config.from_environ(env)["PROMPTS_DIR"]
     loaded = load(root)
     errors = loaded.errors
     if errors:
@@ -334,14 +326,15 @@ def check_prompts(env: Mapping[str, str]) -> list[Finding]:
 
 def check_session_secret(env: Mapping[str, str]) -> list[Finding]:
     """Check that SESSION_SECRET is set, without showing it."""
-    if env.get("SESSION_SECRET"):
+    if config.from_environ(env)["SESSION_SECRET"]:
         return [_pass("SESSION_SECRET is set")]
     return [_warn("SESSION_SECRET is not set: derived from the auth token, so rotating the token forgets sessions")]
 
 
 def check_workers(env: Mapping[str, str]) -> list[Finding]:
     """Check that several workers are not each given their own embedded store."""
-    raw = env.get("WEB_CONCURRENCY", "").strip()
+    settings = config.from_environ(env)
+    raw = settings["WEB_CONCURRENCY"]
     try:
         workers = int(raw) if raw else PROCFILE_WORKERS
     except ValueError:
@@ -349,7 +342,7 @@ def check_workers(env: Mapping[str, str]) -> list[Finding]:
     described = f"WEB_CONCURRENCY is {workers}" + ("" if raw else " (the Procfile's default)")
     if workers < 1:
         return [_fail(f"{described}: at least one worker is needed")]
-    if workers > 1 and not env.get("REDIS_URL"):
+    if workers > 1 and not settings["REDIS_URL"]:
         return [_fail(f"{described} with no REDIS_URL: the embedded store cannot be shared between workers")]
     return [_pass(described)]
 

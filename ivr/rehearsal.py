@@ -18,10 +18,11 @@ from . import engine
 from .engine import Call, Heard, Thread
 from .prompt_files import Problem
 from .script import Script
+from .twilio_status import DIAL_OUTCOMES
 
 SEARCH_HOURS = 24 * 21
 KEYS = tuple("0123456789*#") + ("", "12")
-DIAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled", "bogus")
+DIAL_STATUSES = (*DIAL_OUTCOMES, "something-new")  # and one Twilio might add
 MAX_STATES = 5000
 
 

@@ -13,9 +13,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .config import E164
 from .hours import HoursSettings, WhenWords
 
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 SPOKEN_DIGITS = {
     "oh": "0", "zero": "0", "nought": "0", "one": "1", "two": "2", "three": "3",
     "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
@@ -35,7 +35,7 @@ class Helpline(Strict):
     @field_validator("e164")
     @classmethod
     def _e164(cls, value: str) -> str:
-        if not E164.match(value):
+        if not E164.fullmatch(value):
             raise ValueError(f"{value!r} is not an E.164 number: write it like +448088020300")
         return value
 

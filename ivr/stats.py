@@ -11,10 +11,11 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .store import PREFIX, Tally
+from .twilio_status import DIAL_ENDINGS
 
 KEEP_DAYS = 400
 LONDON = ZoneInfo("Europe/London")
-TRANSFER_OUTCOMES = ("completed", "busy", "no-answer", "failed", "canceled", "closed")
+TRANSFER_OUTCOMES = (*DIAL_ENDINGS, "closed")
 
 
 def day_key(day: date) -> str:

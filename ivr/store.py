@@ -30,6 +30,10 @@ from redis.sentinel import Sentinel
 
 PREFIX = "ivr:"
 COUNT = "n:"  # session fields that hold a call's own counts
+ENDED = "ended"  # the field of a finished call's tombstone
+ENDED_TTL = 10 * 60
+READY_KEY = f"{PREFIX}ready"  # written by each readiness check
+READY_TTL = 10  # long enough to outlast Twilio's late and retried webhooks
 BREAKER_SECONDS = 5.0
 SOCKET_TIMEOUT = 0.2
 T = TypeVar("T")
@@ -68,13 +72,14 @@ class Store(Protocol):
     def update(
         self, key: str, fields: dict[str, str], ttl: int, read: str,
         counts: tuple[str, ...] = (), limit: Limit | None = None,
-    ) -> tuple[str | None, int]:
-        """Set fields of a session; return one field's old value and the limit's count, in one round trip.
+    ) -> tuple[str | None, int, bool]:
+        """Set fields of a session; return one field's old value, the limit's count and whether it ended.
 
         Each name in counts adds one to the session's own ``n:<name>`` field, only
         when the read field's value changes, so a retried webhook (same delivery)
         is not counted twice. The counts join the day's statistics when the
-        session is taken at the end of the call.
+        session is taken at the end of the call. A session already taken stays
+        ended: only the read field is kept, and the caller counts the delivery itself.
         """
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
@@ -84,7 +89,10 @@ class Store(Protocol):
         """Save a session that expires after ttl seconds."""
 
     def take(self, key: str) -> dict[str, str]:
-        """Load the fields of a session set by update, and delete it."""
+        """Load the fields of a session set by update, and leave a short tombstone: the call has ended.
+
+        Taking an ended session again returns nothing, so its counts are added once.
+        """
 
     def forget(self, *keys: str, tally: Tally | None = None) -> None:
         """Delete keys at once."""
@@ -96,7 +104,7 @@ class Store(Protocol):
         """Read the statistics of several days."""
 
     def ping(self) -> float:
-        """Return the round-trip time in seconds."""
+        """Write a key that expires in seconds and return the round-trip time; a store refusing writes is down."""
 
 
 def _decode(raw: bytes | str | None) -> dict[str, Any] | None:
@@ -137,7 +145,7 @@ class RedisStore:
     def update(
         self, key: str, fields: dict[str, str], ttl: int, read: str,
         counts: tuple[str, ...] = (), limit: Limit | None = None,
-    ) -> tuple[str | None, int]:
+    ) -> tuple[str | None, int, bool]:
         pairs = [item for pair in fields.items() for item in pair]
         args = [read, fields.get(read, ""), ttl, len(pairs), *pairs, *(COUNT + name for name in counts)]
 
@@ -152,8 +160,9 @@ class RedisStore:
             return pipe.execute()
 
         results = self._guard(run)
-        old = results[0].decode() if isinstance(results[0], bytes) else results[0]
-        return old, int(results[1]) if limit is not None else 0
+        raw, ended = results[0]
+        old = raw.decode() if isinstance(raw, bytes) else raw
+        return old or None, int(results[1]) if limit is not None else 0, bool(ended)
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         def run() -> list[Any]:
@@ -176,14 +185,9 @@ class RedisStore:
         self._guard(run)
 
     def take(self, key: str) -> dict[str, str]:
-        def run() -> list[Any]:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hgetall(key)
-            pipe.delete(key)
-            return pipe.execute()
-
-        fields = self._guard(run)[0]
-        return {k.decode(): v.decode() for k, v in fields.items()}
+        raw = self._guard(lambda: self.client.eval(TAKE_SCRIPT, 1, key, ENDED_TTL))
+        fields = {raw[i].decode(): raw[i + 1].decode() for i in range(0, len(raw), 2)}
+        return {} if ENDED in fields else fields
 
     def forget(self, *keys: str, tally: Tally | None = None) -> None:
         def run() -> list[Any]:
@@ -213,16 +217,22 @@ class RedisStore:
         return [{k.decode(): int(v) for k, v in day.items()} for day in self._guard(run)]
 
     def ping(self) -> float:
+        # A write, not PING: out of memory under noeviction, Redis answers PING but refuses every session.
         started = time.perf_counter()
-        self._guard(self.client.ping)
+        self._guard(lambda: self.client.set(READY_KEY, "1", ex=READY_TTL))
         return time.perf_counter() - started
 
 
 # One round trip for a call's webhook, on one key (so it shards under Redis
 # Cluster): read the last delivery seen, write the session with its TTL, and
-# count what happened unless this delivery was seen already (a retry).
+# count what happened unless this delivery was seen already (a retry). A call
+# already ended keeps its tombstone and TTL; only the delivery is noted.
 UPDATE_SCRIPT = """
-local old = redis.call('HGET', KEYS[1], ARGV[1])
+local old = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if redis.call('HEXISTS', KEYS[1], 'ended') == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return {old, 1}
+end
 local npairs = tonumber(ARGV[4])
 redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + npairs))
 if old ~= ARGV[2] then
@@ -231,7 +241,22 @@ if old ~= ARGV[2] then
   end
 end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return old
+return {old, 0}
+"""
+
+
+# End a call in one step: read its session, then leave only a tombstone that
+# remembers the last delivery, so a late or retried webhook is known for what it is.
+TAKE_SCRIPT = """
+local fields = redis.call('HGETALL', KEYS[1])
+local seen = redis.call('HGET', KEYS[1], 'seen')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'ended', '1')
+if seen then
+  redis.call('HSET', KEYS[1], 'seen', seen)
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return fields
 """
 
 
@@ -301,16 +326,20 @@ class EmbeddedStore:
     def update(
         self, key: str, fields: dict[str, str], ttl: int, read: str,
         counts: tuple[str, ...] = (), limit: Limit | None = None,
-    ) -> tuple[str | None, int]:
+    ) -> tuple[str | None, int, bool]:
         with self._lock:
             session = dict(self._get(key) or {})
             old = session.get(read)
+            if ENDED in session:
+                session[read] = fields.get(read, "")
+                self._items[key] = (self._items[key][0], session)
+                return old, self._increment(limit.key, limit.window) if limit else 0, True
             session.update(fields)
             if old != fields.get(read):
                 for name in counts:
                     session[COUNT + name] = str(int(session.get(COUNT + name, 0)) + 1)
             self._put(key, session, ttl)
-            return old, self._increment(limit.key, limit.window) if limit else 0
+            return old, self._increment(limit.key, limit.window) if limit else 0, False
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         with self._lock:
@@ -331,9 +360,10 @@ class EmbeddedStore:
 
     def take(self, key: str) -> dict[str, str]:
         with self._lock:
-            value = self._get(key)
-            self._items.pop(key, None)
-            return dict(value or {})
+            value = dict(self._get(key) or {})
+            tombstone = {ENDED: "1", **({"seen": value["seen"]} if "seen" in value else {})}
+            self._put(key, tombstone, ENDED_TTL)
+            return {} if ENDED in value else value
 
     def forget(self, *keys: str, tally: Tally | None = None) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -35,8 +36,10 @@ def procfile_web() -> str:
 
 
 @contextmanager
-def procfile_server(env: dict[str, str], workers: int = 2, wait: float = 20.0) -> Iterator[str]:
-    """Run the Procfile's web process on a free port; yield its base URL."""
+def procfile_server(
+    env: dict[str, str], workers: int = 2, wait: float = 20.0, log_to: IO[str] | None = None
+) -> Iterator[str]:
+    """Run the Procfile's web process on a free port; yield its base URL. log_to receives what it prints."""
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)
     inherited = {key: value for key, value in os.environ.items() if key not in LINE_SETTINGS}
@@ -44,7 +47,7 @@ def procfile_server(env: dict[str, str], workers: int = 2, wait: float = 20.0) -
         **inherited, **env, "PORT": str(port), "WEB_CONCURRENCY": str(workers),
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
     }
-    log = tempfile.NamedTemporaryFile("w+", prefix=f"ivr-server-{port}-", suffix=".log")  # noqa: SIM115
+    log = log_to or tempfile.NamedTemporaryFile("w+", prefix=f"ivr-server-{port}-", suffix=".log")  # noqa: SIM115
     process = subprocess.Popen(
         ["bash", "-c", procfile_web()], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -64,7 +67,8 @@ def procfile_server(env: dict[str, str], workers: int = 2, wait: float = 20.0) -
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        log.close()
+        if log_to is None:
+            log.close()
 
 
 def _wait_up(base: str, process: subprocess.Popen[bytes], wait: float) -> None:

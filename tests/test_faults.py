@@ -163,7 +163,7 @@ def test_a_paused_redis_does_not_hold_up_a_webhook(
     call = twiml(signed_post(apps[0].test_client(), "/voice", call_form))
     call_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    text = twiml(signed_post(apps[1].test_client(), "/sms", {"MessageSid": "SM1", "From": "+447700900302",
+    text = twiml(signed_post(apps[1].test_client(), "/sms", {"MessageSid": "SM" + "1" * 32, "From": "+447700900302",
                                                            "Body": "STALKING"}))
     text_seconds = time.perf_counter() - started
     assert said(call) and gather_action(call) is not None
@@ -190,7 +190,7 @@ def test_broken_prompts_at_start_up_fall_back_to_the_helpline(
     assert_voice_fallback(twiml(signed_post(client, "/voice", call)))
     pressed = {**call, "Digits": "1"}
     assert_voice_fallback(twiml(signed_post(client, "/voice/answer?s=en-GB.menu..0.0", pressed)))
-    assert_sms_fallback(twiml(signed_post(client, "/sms", {"MessageSid": "SM2", "From": "+447700900401",
+    assert_sms_fallback(twiml(signed_post(client, "/sms", {"MessageSid": "SM" + "2" * 32, "From": "+447700900401",
                                                            "Body": "STALKING"})))
     ready = client.get("/readyz")
     assert ready.status_code == 503
@@ -249,7 +249,9 @@ def test_the_fallback_webhooks_need_neither_redis_nor_prompts(
     assert store.failures == 0, "the fallbacks never wait on the store"
     assert client.get("/readyz").status_code == 503
     assert store.failures == 1, "while the store really is down"
-    assert signed_post(client, "/voice/fallback", call, {"X-Twilio-Signature": "forged"}).status_code == 403
+    forged = signed_post(client, "/voice/fallback", call, {"X-Twilio-Signature": "forged"})
+    assert_voice_fallback(twiml(forged))  # a failed signature check does not silence the fallback
+    assert signed_post(client, "/voice", call, {"X-Twilio-Signature": "forged"}).status_code == 403
 
 
 # ------------------------------------------------------------------ the engine crashes

@@ -90,8 +90,7 @@ def assert_refused(response: object) -> None:
 # ------------------------------------------------------------------ signatures
 
 
-@pytest.mark.parametrize("path", ["/voice", "/voice/answer?s=en-GB.menu..0.0", "/voice/status", "/sms",
-                                  "/voice/fallback", "/sms/fallback"])
+@pytest.mark.parametrize("path", ["/voice", "/voice/answer?s=en-GB.menu..0.0", "/voice/status", "/sms"])
 def test_unsigned_forged_replayed_and_tampered_requests_are_refused(app: object, path: str) -> None:
     client = app.test_client()
     form = {**TEXT, "Digits": "1"} if path.startswith("/sms") else {**CALL, "Digits": "1"}
@@ -106,14 +105,75 @@ def test_unsigned_forged_replayed_and_tampered_requests_are_refused(app: object,
     assert signed(client, path, form).status_code in (200, 204), "the same request, signed, is accepted"
 
 
-@pytest.mark.parametrize("public_url", ["", BASE_URL])
+@pytest.mark.parametrize("path", ["/voice/fallback", "/sms/fallback"])
+def test_the_fallbacks_answer_unsigned_and_forged_requests_with_public_facts(app: object, path: str) -> None:
+    """A rotated token or a wrong PUBLIC_URL must not silence the fallbacks; they change nothing."""
+    client = app.test_client()
+    form = {**TEXT, "Digits": "1"} if path.startswith("/sms") else {**CALL, "Digits": "1"}
+    for signature in (None, "", "bm90IGEgc2lnbmF0dXJl", "\u00e9", sign(BASE_URL + "/voice", form)):
+        check_answer(path, post(client, path, form, signature))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("header", ["X-Twilio-Signature", "I-Twilio-Idempotency-Token", "User-Agent", "X-Other"])
+@pytest.mark.parametrize("value", ["\u00e9t\u00e9", "\u2603", "\U0001f600", "\x80\xff"])
+def test_non_ascii_headers_never_cause_a_5xx(app: object, path: str, header: str, value: str) -> None:
+    client = app.test_client()
+    form = TEXT if path == "/sms" else CALL
+    if header == "X-Twilio-Signature":
+        assert_refused(client.post(path, data=form, headers={header: value}))
+        return
+    signature = sign(BASE_URL + path, form)
+    response = client.post(path, data=form, headers={header: value, "X-Twilio-Signature": signature})
+    assert response.status_code in (200, 204)
+    check_answer(path, response)
+
+
+RE_SPLITS = [
+    {"CallSid": CALL["CallSid"] + "Digits1", "From": CALL["From"]},
+    {"CallSid": CALL["CallSid"][:-1], "From": CALL["From"] + "Digits" + "1"},
+    {"CallSid": CALL["CallSid"] + "CallStatuscompleted"},
+    {"CallSid": CALL["CallSid"], "AccountSid": "AC" + "f" * 31 + "Digits0"},
+    {"MessageSid": TEXT["MessageSid"] + "BodySTOP", "From": TEXT["From"]},
+    {"MessageSid": TEXT["MessageSid"][:-4], "From": TEXT["From"], "Body": "STOP"},
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("form", RE_SPLITS)
+def test_re_split_fields_are_refused_with_400(app: object, path: str, form: dict[str, str]) -> None:
+    """Twilio signs names and values joined: a captured request re-split must not pass as another."""
+    if ("MessageSid" in form) != (path == "/sms"):
+        form = {**form, **({"CallSid": "CA1"} if path != "/sms" else {"MessageSid": "SM1"})}
+    assert signed(app.test_client(), path, form).status_code == 400
+
+
+UNICODE_DIGITS = ("\u00b2", "\u2460", "\u0661", "\uff11", "\U0001d7d9", "\u0c67", "1\u00b2", "\u2070")
+KEY_STATES = ("en-GB.lang..0.0", "en-GB.menu..0.0", "en-GB.topic.stalking.1.0", "en-GB.after..0.0",
+              "en-GB.closed..0.0", "en-GB.dial..0.0")
+
+
+@pytest.mark.parametrize("digits", UNICODE_DIGITS)
+def test_unicode_digits_in_every_field_that_holds_a_key(app: object, digits: str) -> None:
+    client = app.test_client()
+    for state in KEY_STATES:
+        for name in ("Digits", "SpeechResult"):
+            path = f"/voice/answer?s={state}"
+            check_answer(path, signed(client, path, {**CALL, name: digits}))
+    check_answer("/voice/dialled", signed(client, "/voice/dialled?s=en-GB.dial..0.0",
+                                          {**CALL, "DialCallStatus": digits}))
+    check_answer("/sms", signed(client, "/sms", {**TEXT, "Body": digits}))
+    check_answer("/voice", signed(client, f"/voice/answer?s=en-GB.topic.stalking.{digits}.0", {**CALL, "Digits": "1"}))
+
+
+@pytest.mark.parametrize("public_url", ["", "https://ivr.example.org"])
 def test_a_signed_url_with_a_percent_encoded_query_is_accepted(
     make_app: Callable[..., object], public_url: str
 ) -> None:
     """Twilio signs the URL exactly as it requested it, escapes and all."""
     client = make_app(PUBLIC_URL=public_url).test_client()
     path = "/voice?campaign=caf%C3%A9%20line"
-    response = post(client, path, CALL, sign(BASE_URL + path, CALL))
+    response = post(client, path, CALL, sign((public_url or BASE_URL) + path, CALL))
     assert response.status_code == 200, "a genuine Twilio request must not be refused"
     check_answer(path, response)
 

@@ -1,7 +1,7 @@
 """`ivr setup-number` against a local stub of Twilio's REST API, and `ivr doctor`.
 
-No test here talks to the real Twilio: every `setup-number` run is given
-TWILIO_API_BASE, pointing the REST client at the stub below.
+No test here talks to the real Twilio: every `setup-number` run is handed an
+HTTP client (twilio-python's `http_client` seam) that sends to the stub below.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import click
 import pytest
 from click.testing import CliRunner, Result
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 
 from ivr.operations import register
 
@@ -143,23 +145,36 @@ def stub() -> Iterator[TwilioStub]:
     thread.join()
 
 
-def invoke(args: list[str], env: dict[str, str | None]) -> Result:
+class StubHttpClient(TwilioHttpClient):
+    """twilio-python's HTTP client, sending each request to the same path on the stub."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(timeout=5)
+        self.base_url = base_url
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        parts = urlsplit(url)
+        return super().request(method, self.base_url + parts.path + (f"?{parts.query}" if parts.query else ""),
+                               *args, **kwargs)
+
+
+def invoke(args: list[str], env: dict[str, str | None], obj: dict[str, object] | None = None) -> Result:
     group = click.Group()
     register(group)
-    return CliRunner().invoke(group, args, env=env)
+    return CliRunner().invoke(group, args, env=env, obj=obj)
 
 
 def setup_env(stub: TwilioStub, **overrides: str | None) -> dict[str, str | None]:
     env: dict[str, str | None] = {
-        "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": AUTH, "TWILIO_API_BASE": stub.url,
-        "PUBLIC_URL": None, "TWILIO_EDGE": None, "TWILIO_REGION": None,
+        "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": AUTH,
+        "PUBLIC_URL": None, "TWILIO_EDGE": None, "TWILIO_REGION": None, "TWILIO_API_BASE": None,
     }
     env.update(overrides)
     return env
 
 
 def setup(stub: TwilioStub, *args: str, **env: str | None) -> Result:
-    return invoke(["setup-number", *args], setup_env(stub, **env))
+    return invoke(["setup-number", *args], setup_env(stub, **env), {"twilio_http_client": StubHttpClient(stub.url)})
 
 
 # ---------------------------------------------------------------- setup-number
@@ -239,7 +254,7 @@ def test_a_number_not_in_e164_is_refused(stub: TwilioStub, number: str) -> None:
 def test_a_public_url_that_is_not_plain_https_is_refused(stub: TwilioStub, url: str) -> None:
     result = setup(stub, NUMBER, "--public-url", url)
     assert result.exit_code == 1
-    assert "must be a plain https:// base URL" in result.output
+    assert "the public URL is not" in result.output and "write it like https://" in result.output
     assert stub.seen == []
 
 
@@ -257,16 +272,25 @@ def test_wrong_credentials_say_so_without_printing_the_token(stub: TwilioStub) -
     assert wrong not in result.output and "Traceback" not in result.output
 
 
-def test_the_stub_seam_is_announced_and_the_token_never_printed(stub: TwilioStub) -> None:
+def test_the_token_is_never_printed(stub: TwilioStub) -> None:
     result = setup(stub, NUMBER, "--public-url", PUBLIC)
-    assert f"sending Twilio API requests to {stub.url}" in result.stderr
     assert AUTH not in result.output
+
+
+def test_no_environment_variable_sends_the_credentials_to_another_host(stub: TwilioStub) -> None:
+    """TWILIO_API_BASE is gone: only Twilio's own host is asked, and here nothing answers for it."""
+    env = setup_env(stub, TWILIO_API_BASE=stub.url, PUBLIC_URL=PUBLIC)
+    result = invoke(["setup-number", NUMBER], env)
+    assert stub.seen == [], "the stub was never contacted"
+    assert "Traceback" not in result.output
+    hidden = invoke(["setup-number", NUMBER, "--api-base", stub.url], env)
+    assert hidden.exit_code == 2 and "no such option" in hidden.output.lower()
 
 
 # ---------------------------------------------------------------------- doctor
 
 
-TOKEN = "doctor-token-that-must-never-appear"
+TOKEN = "d0c7" * 8  # shaped like Twilio's: 32 hex characters
 GOOD_ENV: dict[str, str | None] = {
     "TWILIO_AUTH_TOKEN": TOKEN,
     "PUBLIC_URL": PUBLIC,
@@ -369,3 +393,63 @@ def test_doctor_fails_development_mode() -> None:
     result = doctor(IVR_DEV_MODE="1")
     assert result.exit_code == 1
     assert lines(result, "FAIL") == ["FAIL  IVR_DEV_MODE=1: Twilio signatures are not checked (development only)"]
+
+
+@pytest.mark.parametrize("token", ["dev", "x" * 32, "D0C7" * 8, "d0c7" * 8 + "0", " "])
+def test_doctor_fails_a_token_that_cannot_be_twilios(token: str) -> None:
+    result = doctor(TWILIO_AUTH_TOKEN=token)
+    assert result.exit_code == 1
+    assert [line.split(":")[0] for line in lines(result, "FAIL")] in (
+        ["FAIL  TWILIO_AUTH_TOKEN is not 32 hex characters, so it is not a Twilio Auth Token"],
+        ["FAIL  TWILIO_AUTH_TOKEN is not set"],
+    ), result.output
+
+
+@pytest.mark.parametrize("url", ["https://203.0.113.7", "https://ivr.example.org:5000", "https://localhost",
+                                 "https://[2001:db8::1]:8443"])
+def test_doctor_repeats_the_buffering_proxy_advice_when_public_url_is_the_server_itself(url: str) -> None:
+    result = doctor(PUBLIC_URL=url, PORT="5000")
+    assert result.exit_code == 0, result.output
+    (warning,) = lines(result, "WARN")
+    assert "buffering proxy" in warning and "proxy_request_buffering on" in warning
+
+
+def test_doctor_gives_no_proxy_advice_for_a_named_host() -> None:
+    assert lines(doctor(PUBLIC_URL=PUBLIC, PORT="5000"), "WARN") == []
+
+
+PUBLIC_URLS = ["https://ivr.example.org", "http://ivr.example.org", "https://ivr.example.org/?a=1",
+               "https://user:pw@ivr.example.org", "ftp://ivr.example.org", "https://", "ivr.example.org",
+               "https://ivr.example.org/#top", "https://ivr.example.org/line/"]
+
+
+@pytest.mark.parametrize("url", PUBLIC_URLS)
+def test_the_server_and_the_doctor_agree_on_public_url(url: str) -> None:
+    from ivr import config
+
+    settings = config.from_environ({"TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_URL": url})
+    try:
+        config.check(settings)
+        server_starts = True
+    except config.ConfigError as error:
+        server_starts = False
+        assert "pw" not in str(error)
+    doctor_passes = not [line for line in lines(doctor(PUBLIC_URL=url), "FAIL") if "PUBLIC_URL" in line]
+    assert server_starts == doctor_passes, url
+
+
+@pytest.mark.parametrize("number", ["+441234567890", "+4412", "441234567890", "+0441234567890", "+44 1234 567890",
+                                    "+441234567890\n", "+4412345678901234"])
+def test_setup_number_and_the_prompt_schema_agree_on_e164(stub: TwilioStub, number: str) -> None:
+    from pydantic import ValidationError
+
+    from ivr.schema import Helpline
+
+    result = setup(stub, number, "--public-url", PUBLIC, "--dry-run")
+    refused_by_setup = "is not an E.164 number" in result.output
+    try:
+        Helpline.model_validate({"name": "x", "e164": number.strip(), "written": "0808 802 0300", "spoken": "oh"})
+        refused_by_schema = False
+    except ValidationError as error:
+        refused_by_schema = "is not an E.164 number" in str(error)
+    assert refused_by_setup == refused_by_schema, (number, result.output)

@@ -117,7 +117,8 @@ def test_redis_keeps_no_number_words_or_speech_and_everything_expires(
     contents = everything_in(db)
     keys = {key.decode() for key, _, _ in contents}
     assert key_for(SECRET, "text", NUMBER) in keys and key_for(SECRET, "rate:text", NUMBER) in keys
-    assert key_for(SECRET, "call", phone.call_sid) not in keys, "the call's session ends with the call"
+    ended = db.hgetall(key_for(SECRET, "call", phone.call_sid))
+    assert set(ended) <= {b"ended", b"seen"}, "the call's session ends with the call, leaving a tombstone"
     for key, values, ttl in contents:
         assert key.decode().startswith(PREFIX)
         for blob in (key, *values):
@@ -180,3 +181,29 @@ def test_the_rate_limit_gives_one_notice_then_silence(line: object, db: redis.Re
     counter = key_for(SECRET, "rate:text", phone.caller)
     assert int(db.get(counter) or 0) == limit + 2
     assert 0 < db.ttl(counter) <= script.service.sms.rate_limit_minutes * 60 <= 600
+
+
+def test_a_redis_dump_cannot_confirm_a_guess_of_what_a_caller_said(
+    make_app: Callable[..., object], private_redis: RedisServer, db: redis.Redis
+) -> None:
+    """The session's `seen` fingerprint is keyed with the session secret, so a dump alone confirms nothing."""
+    import hashlib
+    from urllib.parse import urlsplit
+
+    seen = []
+    for secret in ("test-secret", "another-secret"):
+        app = make_app(REDIS_URL=private_redis.url, SESSION_SECRET=secret)
+        phone = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=NUMBER)
+        phone.call_sid = "CA" + "9" * 32
+        menu = phone.ring()
+        phone.say(menu, SPEECH)
+        (key,) = db.keys(f"{PREFIX}call:*")
+        seen.append(db.hget(key, "seen").decode())
+        url = urlsplit(menu.waits or "")
+        for words in (SPEECH, SPEECH.lower(), "stalking", ""):
+            for query in (url.query, ""):
+                text = "\x1f".join((url.path, query, "", words))
+                guess = hashlib.sha256(text.encode()).hexdigest()
+                assert not guess.startswith(seen[-1]), "an unkeyed hash of the words confirms the guess"
+        db.flushall()
+    assert seen[0] != seen[1], "the fingerprint depends on the secret"

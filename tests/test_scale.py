@@ -25,7 +25,7 @@ from ivr.phone import Phone, Turn
 
 from .server import procfile_server
 
-PUBLIC_URL = "http://ivr.test"
+PUBLIC_URL = "https://ivr.test"
 TOKEN = "scale-test-token-0123456789abcdef"
 SECRET = "scale-test-session-secret"
 from .conftest import REDIS_URL  # noqa: E402

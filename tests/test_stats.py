@@ -110,3 +110,27 @@ def test_metrics_add_up_across_two_gunicorn_workers(always_open: object, redis_c
             assert metric(text, 'ivr_topic_selected_total{channel="voice",topic="harassment"}') == 12
         assert "ivr_request_seconds_bucket" in text
         assert not re.search(r"\+?44?7700900", text), "no number in any label"
+
+
+def test_a_webhook_after_the_call_ended_neither_revives_the_session_nor_loses_its_counts(
+    phone: Phone, redis_client: redis.Redis
+) -> None:
+    from ivr.config import CALL_TTL_SECONDS
+    from ivr.store import key_for
+
+    key = key_for(b"test-secret", "call", phone.call_sid)
+    menu = phone.ring()
+    assert phone.hang_up() == 204
+    late = phone.press(menu, "2")  # Twilio's action arrives after the status callback
+    assert late.status == 200 and late.says
+    ttl = redis_client.ttl(key)
+    assert ttl < CALL_TTL_SECONDS / 2, f"the finished call's session came back for {ttl} s"
+    assert phone.hang_up() == 204, "a repeated status callback is harmless"
+    again = phone.press(menu, "2")  # and Twilio retries the late delivery
+    assert again.status == 200
+    result = CliRunner().invoke(main, ["stats", "--until", "2026-11-30", "--days", "1", "--json",
+                                       "--redis-url", REDIS_URL])
+    (day,) = json.loads(result.stdout)
+    assert day["calls"] == 1
+    assert day["topics"] == {"harassment": {"voice": 1}}, "the late choice is counted, once"
+    assert day["calls_without_topic"] == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.store import EmbeddedStore, Limit, RedisStore, StoreDown, Tally, connect, key_for
+from ivr.store import ENDED_TTL, EmbeddedStore, Limit, RedisStore, StoreDown, Tally, connect, key_for
 
 from .redis_server import redis_server, sentinel_for
 
@@ -21,11 +21,14 @@ def test_both_stores_keep_the_same_promises(make: object) -> None:
     with redis_server() as server:
         store = make(server.url)  # type: ignore[operator]
         limit = Limit("ivr:rate:a", 60)
-        old, calls = store.update("ivr:call:a", {"at": "x", "seen": "1"}, 60, "seen", ("calls",), limit)
-        assert (old, calls) == (None, 1)
-        old, calls = store.update("ivr:call:a", {"at": "y", "seen": "1"}, 60, "seen", ("calls",), limit)
-        assert (old, calls) == ("1", 2), "a retry reads the delivery it saw before"
+        old = store.update("ivr:call:a", {"at": "x", "seen": "1"}, 60, "seen", ("calls",), limit)
+        assert old == (None, 1, False)
+        old = store.update("ivr:call:a", {"at": "y", "seen": "1"}, 60, "seen", ("calls",), limit)
+        assert old == ("1", 2, False), "a retry reads the delivery it saw before"
         assert store.take("ivr:call:a") == {"at": "y", "seen": "1", "n:calls": "1"}, "a retry is not counted twice"
+        late = store.update("ivr:call:a", {"at": "z", "seen": "2"}, 3600, "seen", ("calls",))
+        assert late == ("1", 0, True), "a finished call stays finished"
+        assert store.update("ivr:call:a", {"at": "z", "seen": "2"}, 3600, "seen", ("calls",)) == ("2", 0, True)
         assert store.take("ivr:call:a") == {}
         store.save("ivr:text:a", {"thread": {"topic": "x"}}, 60, Tally("ivr:stats:d", (("texts", 2),), 60))
         assert store.count_and_load("ivr:rate:t", 60, "ivr:text:a") == (1, {"thread": {"topic": "x"}})
@@ -34,7 +37,7 @@ def test_both_stores_keep_the_same_promises(make: object) -> None:
         assert store.counts(["ivr:stats:d", "ivr:stats:none"]) == [{"texts": 3}, {}]
         if isinstance(store, RedisStore):
             client = server.client()
-            assert all(0 < client.ttl(key) <= 60 for key in client.scan_iter(match="ivr:*"))
+            assert all(0 < client.ttl(key) <= max(60, ENDED_TTL) for key in client.scan_iter(match="ivr:*"))
 
 
 def test_a_sentinel_url_finds_the_primary() -> None:

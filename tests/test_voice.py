@@ -9,7 +9,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from ivr.phone import FlaskTransport, Phone
-from ivr.store import RedisStore
+from ivr.store import ENDED_TTL, RedisStore
 
 from .conftest import BASE_URL, CLOSED, TOKEN
 
@@ -153,7 +153,9 @@ def test_the_session_is_kept_in_redis_by_hmac_with_a_ttl(phone: Phone, redis_cli
     assert 0 < redis_client.ttl(keys[0]) <= 3600  # type: ignore[attr-defined]
     assert redis_client.hget(keys[0], "at") == b"en-GB.topic.stalking.0.0"  # type: ignore[attr-defined]
     phone.hang_up()
-    assert not list(redis_client.scan_iter(match="ivr:call:*")), "the status callback ends the session"  # type: ignore[attr-defined]
+    left = redis_client.hgetall(keys[0])  # type: ignore[attr-defined]
+    assert set(left) <= {b"ended", b"seen"}, "the status callback ends the session, leaving a short tombstone"
+    assert 0 < redis_client.ttl(keys[0]) <= ENDED_TTL  # type: ignore[attr-defined]
 
 
 def test_with_redis_unreachable_the_call_still_works(make_app: Callable[..., object]) -> None:

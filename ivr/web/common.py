@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -24,6 +25,18 @@ log = logging.getLogger("ivr.web")
 SIGNATURE_HEADER = "X-Twilio-Signature"
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 MAX_FIELD = 1600
+# Twilio's signature joins names and values, so a signed `CallSid=CA…Digits1` could be
+# re-split into other fields: identifiers must have exactly Twilio's shape.
+IDENTIFIERS = {
+    "CallSid": re.compile(r"CA[0-9a-f]{32}"),
+    "MessageSid": re.compile(r"[SM]M[0-9a-f]{32}"),
+    "AccountSid": re.compile(r"AC[0-9a-f]{32}"),
+}
+KEYS = re.compile(r"[0-9*#]+")  # what a keypad sends: ASCII only, never a "²" or "①"
+KEY_FIELDS = ("Digits",)
+# The fallbacks hold only public facts and change nothing: a rotated token or a wrong
+# PUBLIC_URL must not take them down with the main webhooks.
+PUBLIC_FACTS = ("voice.fallback_call", "sms.fallback_text")
 
 
 @dataclass
@@ -53,21 +66,41 @@ def now() -> datetime:
 
 
 def require_signature() -> None:
-    """Refuse any request that Twilio did not sign for exactly this URL."""
+    """Refuse any request that Twilio did not sign for exactly this URL, or whose identifiers are not Twilio's."""
     validator = line().validator
-    if validator is None:  # development mode, said loudly at start-up
-        return
-    signature = request.headers.get(SIGNATURE_HEADER, "")
-    if not signature or not _signed_by_twilio(validator, signature):
-        log.warning("refused an unsigned or forged request", extra={"fields": {"path": request.path}})
+    if validator is not None and not _signed_by_twilio(validator, request.headers.get(SIGNATURE_HEADER, "")):
+        if request.endpoint in PUBLIC_FACTS:
+            log.warning("answered a fallback whose signature check failed: check TWILIO_AUTH_TOKEN and PUBLIC_URL",
+                        extra={"fields": {"path": route()}})
+            return
+        log.warning("refused an unsigned or forged request", extra={"fields": {"path": route()}})
         abort(403)
+    if request.endpoint not in PUBLIC_FACTS:
+        _require_twilio_identifiers()
 
 
 def _signed_by_twilio(validator: RequestValidator, signature: str) -> bool:
     """Check the signature against the URL as sent; only on a miss try Twilio's port variants."""
+    if not signature or not signature.isascii():  # Twilio's is base64; anything else is not worth comparing
+        return False
     url = signed_url()
     expected = validator.compute_signature(url, request.form)
     return hmac.compare_digest(expected, signature) or validator.validate(url, request.form, signature)
+
+
+def _require_twilio_identifiers() -> None:
+    """Refuse with 400 a request whose CallSid, MessageSid or AccountSid is not shaped as Twilio makes them."""
+    for name, shape in IDENTIFIERS.items():
+        value = request.form.get(name)
+        if value and not shape.fullmatch(value):
+            log.warning("refused a request with a misshapen identifier", extra={"fields": {"field": name}})
+            abort(400)
+
+
+def route() -> str:
+    """Name this request's route (`/voice/answer`), or "unknown": never the raw path, which may hold a number."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else "unknown"
 
 
 def signed_url() -> str:
@@ -78,8 +111,10 @@ def signed_url() -> str:
 
 
 def field(name: str, limit: int = MAX_FIELD) -> str:
-    """Return a form field, cut to a safe length, without NUL or control characters."""
+    """Return a form field, cut to a safe length, without NUL or control characters; keys only if ASCII keys."""
     value = request.form.get(name, "")[:limit]
+    if name in KEY_FIELDS:
+        return value if KEYS.fullmatch(value) else ""
     return "".join(char for char in value if char.isprintable() or char in "\n ")
 
 
@@ -99,10 +134,14 @@ def has_idempotency_token() -> bool:
 
 
 def fingerprint(*parts: str) -> str:
-    """Identify one delivery of a webhook, to spot Twilio's retries."""
+    """Identify one delivery of a webhook, to spot Twilio's retries.
+
+    Keyed with the session secret: the parts may be a caller's words, and an
+    unkeyed hash in a Redis dump would confirm anyone's guess of them.
+    """
     token = request.headers.get(IDEMPOTENCY_HEADER, "")
     text = token or "\x1f".join((request.path, request.query_string.decode("latin-1"), *parts))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hmac.new(line().secret, text.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def store_call(action: str, *args: Any, **kwargs: Any) -> Any:
@@ -140,7 +179,7 @@ def init_request_log(app: Flask) -> None:
         fields = {
             "request_id": g.get("request_id", ""),
             "endpoint": endpoint,
-            "path": request.path,
+            "path": route(),
             "status": response.status_code,
             "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
             **g.get("log_fields", {}),

@@ -19,7 +19,7 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Say whether the prompts are loaded cleanly and the store answers."""
+    """Say whether the prompts are loaded cleanly and the store takes a write."""
     resources = line()
     # Where and what kind, never the file's words: this page answers anyone.
     errors = [problem.public() for problem in resources.live.problems if not problem.warning]

@@ -12,6 +12,7 @@ from ..engine import Call, Heard, VoiceReply
 from ..script import Script
 from ..stats import event_field
 from ..store import COUNT, Limit
+from ..twilio_status import CALL_ENDED
 from .common import (
     field,
     fingerprint,
@@ -70,7 +71,7 @@ def dialled() -> Response:
 def status() -> Response:
     """End the call's session when Twilio says the call is over."""
     key = session_key("call", field("CallSid", 64))
-    if key and field("CallStatus", 20) in ("completed", "busy", "failed", "no-answer", "canceled"):
+    if key and field("CallStatus", 20) in CALL_ENDED:
         session = store_call("take", key) or {}
         _count_call(session)
     return Response(status=204)
@@ -114,9 +115,15 @@ def _remember(reply: VoiceReply, counts: tuple[str, ...], limit: Limit | None) -
     fields = {"at": reply.call.encode(), "seen": seen}
     if reply.event.startswith("topic:"):
         fields["reached"] = "1"
-    previous, calls = store_call("update", key, fields, CALL_TTL_SECONDS, "seen", counts, limit) or (None, 0)
+    stored = store_call("update", key, fields, CALL_TTL_SECONDS, "seen", counts, limit)
+    previous, calls, ended = stored or (None, 0, False)
     if previous == seen:
         note(retry=True)
+    elif ended:  # a late webhook after the status callback: the session is gone, so count it straight away
+        note(late=True)
+        day = stats.tally(now(), *counts)
+        if day is not None:
+            store_call("count", day)
     return previous == seen, calls
 
 
