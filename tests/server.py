@@ -35,6 +35,9 @@ def procfile_web() -> str:
     raise AssertionError("Procfile has no web: line")
 
 
+MASTERS: dict[str, int] = {}  # base URL -> the gunicorn master's pid, for tests that kill workers
+
+
 @contextmanager
 def procfile_server(
     env: dict[str, str], workers: int = 2, wait: float = 20.0, log_to: IO[str] | None = None
@@ -59,8 +62,10 @@ def procfile_server(
         except AssertionError as error:
             log.seek(0)
             raise AssertionError(f"{error}; the server said:\n{log.read()[-3000:]}") from None
+        MASTERS[base] = process.pid
         yield base
     finally:
+        MASTERS.pop(base, None)
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=10)
@@ -79,7 +84,7 @@ def _wait_up(base: str, process: subprocess.Popen[bytes], wait: float) -> None:
         try:
             if requests.get(base + "/healthz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # workers still starting
             pass
         time.sleep(0.1)
     raise AssertionError(f"the server did not answer /healthz within {wait} s")
