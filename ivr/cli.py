@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import gsm, logs, operations, stats
+from .console import accounts
 from .hours import parse_moment, status_line, week_lines
 from .phone import FlaskTransport, HttpTransport, Phone, Turn, describe_text
 from .script import Script, load, say_seconds
@@ -276,3 +277,4 @@ def _script(prompts: str | None) -> Script:
 
 
 operations.register(main)
+accounts.register(main)
