@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from xml.etree import ElementTree
 
 import pygal
 from pygal.style import Style
@@ -164,9 +165,24 @@ def chart(name: str, data: Usage) -> str | None:
     drawing = {"daily": _daily, "topics": _topics, "transfers": _transfers}.get(name)
     if drawing is None:
         return None
-    figure = drawing(data)
+    figure, highest = drawing(data)
     figure.title = CHARTS[name]
-    return figure.render(is_unicode=True)
+    figure.y_labels = _whole_numbers(highest)
+    return _without_scripts(figure.render_tree())
+
+
+def _without_scripts(tree: Any) -> str:
+    """Write the chart's SVG without the script pygal adds for its tooltips (the console runs none)."""
+    for parent in list(tree.iter()):
+        for child in [child for child in parent if child.tag == "script"]:
+            parent.remove(child)
+    return ElementTree.tostring(tree, encoding="unicode")
+
+
+def _whole_numbers(highest: int, most: int = 8) -> list[int]:
+    """Label the count axis with whole numbers only, at most about `most` of them."""
+    step = max(1, -(-max(highest, 1) // most))
+    return list(range(0, max(highest, 1) + step, step))
 
 
 def _config(**extra: Any) -> dict[str, Any]:
@@ -174,12 +190,13 @@ def _config(**extra: Any) -> dict[str, Any]:
         "style": CHART_STYLE, "js": [], "width": 800, "height": 360, "print_values": False,
         "legend_at_bottom": True, "truncate_legend": -1, "show_y_guides": True, "min_scale": 1,
         "value_formatter": lambda value: f"{value:.0f}", "explicit_size": False,
+        "print_zeroes": False,
     }
     settings.update(extra)
     return settings
 
 
-def _daily(data: Usage) -> Any:
+def _daily(data: Usage) -> tuple[Any, int]:
     labels = [row["date"][5:] for row in data.rows]
     figure = pygal.Bar(**_config(x_label_rotation=-45 if data.days > 7 else 0, show_minor_x_labels=data.days <= 30,
                                  x_labels_major_every=7 if data.days > 30 else None))
@@ -187,21 +204,24 @@ def _daily(data: Usage) -> Any:
     figure.add("calls", [row["calls"] for row in data.rows])
     figure.add("texts", [row["texts"] for row in data.rows])
     figure.add("calls without a topic", [row["calls_without_topic"] for row in data.rows])
-    return figure
+    return figure, max((max(row["calls"], row["texts"]) for row in data.rows), default=0)
 
 
-def _topics(data: Usage) -> Any:
+def _topics(data: Usage) -> tuple[Any, int]:
     figure = pygal.Bar(**_config(print_values=True))
     figure.x_labels = data.topics or ["(none yet)"]
+    highest = 0
     for channel in data.channels or ["voice", "sms"]:
         totals = [sum(row["topics"].get(topic, {}).get(channel, 0) for row in data.rows) for topic in data.topics]
         figure.add(channel, totals or [0])
-    return figure
+        highest = max([highest, *totals])
+    return figure, highest
 
 
-def _transfers(data: Usage) -> Any:
+def _transfers(data: Usage) -> tuple[Any, int]:
     figure = pygal.Bar(**_config(print_values=True))
     figure.x_labels = list(stats.TRANSFER_OUTCOMES)
     outcomes = stats.TRANSFER_OUTCOMES
-    figure.add("transfers", [sum(row["transfers"][outcome] for row in data.rows) for outcome in outcomes])
-    return figure
+    totals = [sum(row["transfers"][outcome] for row in data.rows) for outcome in outcomes]
+    figure.add("transfers", totals)
+    return figure, max(totals)

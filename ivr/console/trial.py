@@ -110,7 +110,7 @@ def _call(script: Script, state: State, action: str, words: str, when: datetime)
     place = engine.Call.decode(state.call)
     if action.startswith("dial:") and state.phase == DIALLING:
         status = action.removeprefix("dial:")
-        noted = replace(state, call_log=_add(state.call_log, ("caller", f"(the transfer: {status})")))
+        noted = replace(state, call_log=_add(state.call_log, ("note", f"The transfer: {status}.")))
         return _heard(noted, engine.dial_result(script, place, status, when))
     heard, shown = _input(action, words)
     if heard is None or state.phase != WAITING:
