@@ -23,8 +23,8 @@ USAGE_DAYS = (7, 30, 90)
 CHART_STYLE = Style(
     background="#ffffff", plot_background="#ffffff", foreground="#1b1b1b", foreground_strong="#1b1b1b",
     foreground_subtle="#6b6b6b", colors=("#1d4f91", "#c4451c", "#2d7d46", "#7a3f98", "#8a6d00", "#4d4d4d"),
-    font_family="sans-serif", label_font_size=12, major_label_font_size=12, legend_font_size=13,
-    value_font_size=11, title_font_size=15,
+    font_family="sans-serif", label_font_size=15, major_label_font_size=15, legend_font_size=16,
+    value_font_size=15, title_font_size=19,
 )
 
 
