@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,10 @@ from .. import operations, stats
 from ..hours import status_line, week_lines
 from ..store import Store, StoreDown
 from .picture import picture
+
+# pygal hooks every import in the process to offer its map plugins (pygal.maps.*), with an
+# old-style finder that makes Python warn on each unknown module; the console uses no maps.
+sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, pygal.PluginImportFixer)]
 
 __all__ = ["chart", "picture", "today", "usage", "usage_csv", "usage_days"]
 USAGE_DAYS = (7, 30, 90)
