@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,12 +29,11 @@ from .conftest import REDIS_URL, TOKEN
 from .server import procfile_server
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -158,6 +157,7 @@ def test_wrong_passwords_are_refused_then_locked_out(base: str, browser: object,
 
 def test_login_and_logout(base: str, browser: object, clean_console: redis.Redis) -> None:
     browser.delete_all_cookies()
+    browser.get_log("browser")
     _open(browser, base + "/console/usage")
     assert "/console/login" in browser.current_url
     _shoot(browser, "login")
@@ -274,11 +274,24 @@ def _try(driver: object, base: str, at: str) -> None:
     _press(driver, "use-time")
 
 
+def _gone(element: object) -> Callable[[object], bool]:
+    """Wait for a page's element to be replaced by the next page (Chromium words this two ways)."""
+
+    def check(_: object) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:  # stale, or "does not belong to the document"
+            return True
+        return False
+
+    return check
+
+
 def _press(driver: object, element_id: str) -> None:
     """Click a button that submits a form, and wait for the page it brings."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, element_id).click()
-    WebDriverWait(driver, 10).until(staleness_of(page))
+    WebDriverWait(driver, 10).until(_gone(page))
     WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
@@ -291,6 +304,7 @@ def test_try_a_call_when_open_and_closed(
 ) -> None:
     before = _line_counters(base)
     _try(browser, base, OPEN_AT)
+    browser.get_log("browser")
     _press(browser, "ring")
     _press(browser, "key-1")
     first = script.default.topics[0]
@@ -326,7 +340,7 @@ def test_try_a_text(base: str, browser: object, script: Script, clean_console: r
     _try(browser, base, OPEN_AT)
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.ID, "message").send_keys("being stalked", Keys.ENTER)
-    WebDriverWait(browser, 10).until(staleness_of(page))
+    WebDriverWait(browser, 10).until(_gone(page))
     WebDriverWait(browser, 10).until(lambda d: "being stalked" in _transcript(d, "text-transcript"))
     stalking = script.default.topic("stalking")
     assert stalking is not None
@@ -358,7 +372,7 @@ def test_keyboard_alone_reaches_every_control(base: str, browser: object) -> Non
     _open(browser, base + "/console/try")
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.ID, "key-1").send_keys(Keys.ENTER)  # a key pressed from the keyboard rings and answers
-    WebDriverWait(browser, 10).until(staleness_of(page))
+    WebDriverWait(browser, 10).until(_gone(page))
     try:
         WebDriverWait(browser, 10).until(lambda d: "Caller" in _transcript(d, "call-transcript"))
     except TimeoutException:
