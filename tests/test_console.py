@@ -327,3 +327,26 @@ def test_operators_file_comes_from_the_environment(make_app: Callable[..., objec
     client = make_app().test_client()
     assert client.get("/console/login").status_code == 200
     assert os.environ[accounts.FILE_VARIABLE] == str(path)
+
+
+def test_usage_reads_the_embedded_store_under_make_run(make_app: Callable[..., object]) -> None:
+    from ivr.phone import FlaskTransport
+
+    from .conftest import BASE_URL, TOKEN
+
+    app = make_app(OPERATORS=f"ann:{HASH}", REDIS_URL="", STORE=EmbeddedStore())
+    texter = Phone(FlaskTransport(app), BASE_URL, TOKEN)
+    texter.text("harassed")
+    client = app.test_client()
+    _sign_in(client)
+    rows = list(csv.DictReader(io.StringIO(client.get("/console/usage.csv").text)))
+    assert rows[-1]["date"] == "2026-11-30" and rows[-1]["texts"] == "1" and rows[-1]["harassment (sms)"] == "1"
+
+
+def test_today_says_ready_open_and_what_the_doctor_checks(console: object) -> None:
+    client = console.test_client()
+    _sign_in(client)
+    page = client.get("/console").text
+    assert "The line is ready" in page and "The helpline is open now" in page
+    assert "open: closes today at 16:00" in page
+    assert "Mon 30 Nov" in page and "ivr doctor" in page and "TWILIO_AUTH_TOKEN" in page
