@@ -14,6 +14,19 @@ from ..engine import HELPLINE_KEY, MENU_KEY, NEXT_KEYS, REPEAT_KEY, published_ho
 from ..hours import spoken_when, written_when
 from ..script import Language, Script, Topic, say_seconds, words_of
 
+# Plain names for the voice prompts whose key names are not plain enough on their own.
+LABELS = {
+    "no_answer_closing": "no answer, near closing time",
+    "after_transfer": "after a transfer, open",
+    "after_transfer_closed": "after a transfer, closed",
+    "transfer_done": "transfer answered",
+    "didnt_get": "did not get that",
+    "part_choices_closed": "part choices, closed",
+    "topic_end_closed": "topic end, closed",
+    "menu_helpline_closed": "menu: the helpline (closed)",
+    "closed_choices": "closed: choices",
+}
+
 
 @dataclass
 class Prompt:
@@ -138,7 +151,8 @@ class _Builder:
 
     def build(self) -> LanguageView:
         language = self.language
-        voice = {name: self.voice(name) for name, text in language.voice if isinstance(text, str)}
+        voice = {name: self.voice(name, LABELS.get(name, name.replace("_", " ")))
+                 for name, text in language.voice if isinstance(text, str)}
         opening = self.opening()
         offered = next((prompt.total for prompt in opening if prompt.offers_helpline), None)
         return LanguageView(
