@@ -350,3 +350,13 @@ def test_today_says_ready_open_and_what_the_doctor_checks(console: object) -> No
     assert "The line is ready" in page and "The helpline is open now" in page
     assert "open: closes today at 16:00" in page
     assert "Mon 30 Nov" in page and "ivr doctor" in page and "TWILIO_AUTH_TOKEN" in page
+
+
+def test_an_unreadable_operators_file_hides_the_console_and_says_where(
+    make_app: Callable[..., object], tmp_path: Path, ivr_log: Callable[[], str],
+) -> None:
+    path = tmp_path / "operators"
+    path.write_text("ann hunter2\n")
+    client = make_app(OPERATORS="", OPERATORS_FILE=str(path)).test_client()
+    assert client.get("/console/login").status_code == 404
+    assert f"{path}:1: not a 'name:hash' entry" in ivr_log()

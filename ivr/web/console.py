@@ -6,10 +6,11 @@ so the webhooks pay nothing for it. It is 404 until an operator account exists.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, render_template, request, url_for
 
 from ..console import accounts, guard, pages, trial
 from ..hours import status_line
@@ -18,6 +19,7 @@ from .common import line, now
 bp = Blueprint(
     "console", __name__, url_prefix="/console", static_folder="../static/console", static_url_path="/static"
 )
+log = logging.getLogger("ivr.console")
 OPEN_ENDPOINTS = ("console.login", "console.static")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -33,7 +35,7 @@ SECURITY_HEADERS = {
 CHART_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
-def init_app(app: Any) -> None:
+def init_app(app: Flask) -> None:
     """Read the console's settings and add its pages to the app."""
     app.config.setdefault("OPERATORS_FILE", os.environ.get(accounts.FILE_VARIABLE, ""))
     app.config.setdefault("OPERATORS", os.environ.get(accounts.LIST_VARIABLE, ""))
@@ -54,7 +56,8 @@ def _accounts() -> dict[str, str]:
     try:
         return accounts.load(config["OPERATORS_FILE"], config["OPERATORS"])
     except accounts.AccountError as error:
-        current_app.logger.error("console accounts unreadable: %s", error)
+        log.error("console accounts unreadable: the console stays hidden until this is fixed",
+                  extra={"fields": {"problem": str(error)}})
         return {}
 
 
