@@ -4,6 +4,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTHON ?= python3
 PORT ?= 5000
+# Operators' console accounts for `make run` (a file outside git; see README "Console").
+IVR_OPERATORS_FILE ?= $(abspath .operators)
 
 .PHONY: run test lint bench check call text clean
 
@@ -22,7 +24,11 @@ run: $(STAMP) ## start the line on 127.0.0.1 only (embedded store, signatures NO
 	@echo "  Try a text:                       $(BIN)/ivr text --url http://127.0.0.1:$(PORT) --token dev"
 	@echo "  (or without the server: $(BIN)/ivr call)   Stop with Ctrl-C."
 	@echo ""
-	PATH="$(abspath $(BIN)):$$PATH" IVR_DEV_MODE=1 PORT=$(PORT) WEB_CONCURRENCY=1 \
+	@echo "  Operators' console:               http://127.0.0.1:$(PORT)/console"
+	@echo "  Create an operator first (in another terminal, then reload the page):"
+	@echo "                                    IVR_OPERATORS_FILE=$(IVR_OPERATORS_FILE) $(BIN)/ivr operator add NAME"
+	@echo ""
+	PATH="$(abspath $(BIN)):$$PATH" IVR_DEV_MODE=1 PORT=$(PORT) WEB_CONCURRENCY=1 IVR_OPERATORS_FILE=$(IVR_OPERATORS_FILE) \
 		bash -c "$$(sed -n 's/^web: //p' Procfile | sed 's/--bind 0\.0\.0\.0:/--bind 127.0.0.1:/')"
 
 test: $(STAMP) ## run the checks and the tests (needs Redis on 127.0.0.1:6379)

@@ -37,11 +37,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.MAX_BODY_BYTES
     init_app(app)
 
-    from .web import health, sms, voice
+    from .web import console, health, sms, voice
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(health.bp)
+    console.init_app(app)
     app.register_error_handler(Exception, _never_a_500)
     return app
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import config, logs, operations, prompt_stats, stats
+from .console import accounts
 from .hours import parse_moment, status_line, week_lines
 from .phone import FlaskTransport, HttpTransport, Phone, Turn, describe_text
 from .prompt_files import iter_problems
@@ -262,3 +263,4 @@ def _script(prompts: str | None) -> Script:
 
 
 operations.register(main)
+accounts.register(main)

@@ -19,7 +19,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 # The line's own settings: a test server gets only those the test gives it.
 LINE_SETTINGS = ("TWILIO_AUTH_TOKEN", "PUBLIC_URL", "REDIS_URL", "PROMPTS_DIR", "SESSION_SECRET", "IVR_DEV_MODE",
-                 "PROMETHEUS_MULTIPROC_DIR")
+                 "PROMETHEUS_MULTIPROC_DIR", "IVR_OPERATORS_FILE", "IVR_OPERATORS")
 
 
 def free_port() -> int:
