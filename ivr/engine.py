@@ -132,6 +132,13 @@ def start_call(script: Script, now: datetime) -> VoiceReply:
     return _render(script, Call(lang=language.code), now, (danger, _say(language, language.voice.welcome)))
 
 
+def helpline_at_once(script: Script, now: datetime) -> VoiceReply:
+    """Skip the menu, not the help: the 999 notice, then the helpline (or when it opens)."""
+    language = script.default
+    danger = Say(language.voice.danger, language.code)
+    return _helpline(script, Call(lang=language.code), now, (danger,))
+
+
 def answer(script: Script, call: Call, heard: Heard, now: datetime) -> VoiceReply:
     """Move the caller on from where they are, by what they pressed or said."""
     language = script.language(call.lang)
@@ -230,7 +237,7 @@ def _move(language: Language, call: Call, key: str) -> Call | None:
         return _open_topic(call, language.topic(key.removeprefix("topic:")))
     if key == REPEAT_KEY:
         return call
-    if call.node == MENU:
+    if call.node in (MENU, CLOSED, AFTER):  # a topic's key works wherever the menu was offered
         return _open_topic(call, language.topic_by_key(key))
     if call.node == TOPIC and key in NEXT_KEYS:
         topic = language.topic(call.topic)
@@ -257,15 +264,16 @@ def _miss(script: Script, call: Call, now: datetime) -> VoiceReply:
     return replace(reply, event="reprompt")
 
 
-def _helpline(script: Script, call: Call, now: datetime) -> VoiceReply:
+def _helpline(script: Script, call: Call, now: datetime, before: tuple[Say, ...] = ()) -> VoiceReply:
     """Ring the helpline when it is open; otherwise say when it opens."""
     if not script.hours.is_open(now):
-        return replace(_render(script, replace(call, node=CLOSED, misses=0), now), event="transfer:closed")
+        closed = _render(script, replace(call, node=CLOSED, misses=0), now, before)
+        return replace(closed, event="transfer:closed")
     language = script.language(call.lang)
     words = script.fill(language.voice.transfer, "voice")
     voice = script.service.voice
     dial = Dial(script.service.helpline.e164, voice.dial_timeout)
-    return VoiceReply((_say(language, words),), dial, replace(call, node=DIAL, misses=0), "transfer")
+    return VoiceReply((*before, _say(language, words)), dial, replace(call, node=DIAL, misses=0), "transfer")
 
 
 def _render(

@@ -46,10 +46,15 @@ class Tally:
 
 @dataclass(frozen=True)
 class Limit:
-    """A rate-limit counter: how many events in a window of seconds."""
+    """A rate-limit counter: how many different events (members) in a window of seconds.
+
+    The counter is a set, so a retried delivery of the same event (the same
+    member, such as a hashed CallSid) never counts twice.
+    """
 
     key: str
     window: int
+    member: str = ""
 
 
 class StoreDown(Exception):
@@ -147,13 +152,14 @@ class RedisStore:
             # after a failover; Redis compiles the script once and keeps it.
             pipe.eval(UPDATE_SCRIPT, 1, key, *args)
             if limit is not None:
-                pipe.incr(limit.key)
+                pipe.sadd(limit.key, limit.member)
                 pipe.expire(limit.key, limit.window, nx=True)
+                pipe.scard(limit.key)
             return pipe.execute()
 
         results = self._guard(run)
         old = results[0].decode() if isinstance(results[0], bytes) else results[0]
-        return old, int(results[1]) if limit is not None else 0
+        return old, int(results[3]) if limit is not None else 0
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         def run() -> list[Any]:
@@ -310,7 +316,7 @@ class EmbeddedStore:
                 for name in counts:
                     session[COUNT + name] = str(int(session.get(COUNT + name, 0)) + 1)
             self._put(key, session, ttl)
-            return old, self._increment(limit.key, limit.window) if limit else 0
+            return old, self._add_member(limit) if limit else 0
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         with self._lock:
@@ -323,6 +329,15 @@ class EmbeddedStore:
         count = (self._get(counter) or 0) + 1
         self._items[counter] = (expires, count)
         return count
+
+    def _add_member(self, limit: Limit) -> int:
+        """Add one member to a limit's set, in a window that starts with the first (like SADD + EXPIRE NX)."""
+        item = self._items.get(limit.key)
+        live = item is not None and item[0] > self._clock()
+        expires, members = (item[0], item[1]) if live and item else (self._clock() + limit.window, frozenset())
+        members = members | {limit.member}
+        self._items[limit.key] = (expires, members)
+        return len(members)
 
     def save(self, key: str, value: dict[str, Any], ttl: int, tally: Tally | None = None) -> None:
         with self._lock:

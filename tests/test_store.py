@@ -20,12 +20,16 @@ def test_keys_are_an_hmac_never_the_number() -> None:
 def test_both_stores_keep_the_same_promises(make: object) -> None:
     with redis_server() as server:
         store = make(server.url)  # type: ignore[operator]
-        limit = Limit("ivr:rate:a", 60)
+        limit = Limit("ivr:rate:a", 60, "call-a")
         old, calls = store.update("ivr:call:a", {"at": "x", "seen": "1"}, 60, "seen", ("calls",), limit)
         assert (old, calls) == (None, 1)
         old, calls = store.update("ivr:call:a", {"at": "y", "seen": "1"}, 60, "seen", ("calls",), limit)
-        assert (old, calls) == ("1", 2), "a retry reads the delivery it saw before"
+        assert (old, calls) == ("1", 1), "a retry reads the delivery it saw before, and is not a new call"
         assert store.take("ivr:call:a") == {"at": "y", "seen": "1", "n:calls": "1"}, "a retry is not counted twice"
+        _, calls = store.update("ivr:call:b", {"at": "x", "seen": "1"}, 60, "seen", ("calls",),
+                                Limit("ivr:rate:a", 60, "call-b"))
+        assert calls == 2, "another call from the same number counts"
+        store.take("ivr:call:b")
         assert store.take("ivr:call:a") == {}
         store.save("ivr:text:a", {"thread": {"topic": "x"}}, 60, Tally("ivr:stats:d", (("texts", 2),), 60))
         assert store.count_and_load("ivr:rate:t", 60, "ivr:text:a") == (1, {"thread": {"topic": "x"}})

@@ -189,14 +189,53 @@ def test_readyz_is_503_when_redis_is_gone(make_app: Callable[..., object]) -> No
     assert ready.status_code == 503 and ready.get_json()["store"]["ok"] is False
 
 
-def test_too_many_new_calls_from_one_number_get_the_number_and_goodbye(
+def ring_from(app: object, caller: str) -> object:
+    """A new call (its own CallSid) from a caller."""
+    return Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=caller).ring()
+
+
+def test_a_caller_over_the_limit_skips_the_menu_not_the_help(
     phone: Phone, app: object, redis_client: object
 ) -> None:
     for _ in range(10):
-        assert Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=phone.caller).ring().waits
-    limited = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=phone.caller).ring()
-    assert limited.hung_up and "oh eight oh eight" in " ".join(limited.says)
-    other = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller="+447700900999").ring()
+        assert ring_from(app, phone.caller).waits
+    limited = ring_from(app, phone.caller)
+    assert "nine nine nine" in limited.says[0], "the 999 notice comes first"
+    assert "oh eight oh eight" in " ".join(limited.says)
+    assert limited.dials == "+448088020300", "open: the caller is put through"
+    other = ring_from(app, "+447700900999")
     assert other.waits, "another caller is not limited"
     counters = list(redis_client.scan_iter(match="ivr:rate:call:*"))  # type: ignore[attr-defined]
     assert len(counters) == 2 and all(0 < redis_client.ttl(key) <= 600 for key in counters)  # type: ignore[attr-defined]
+
+
+def test_over_the_limit_when_closed_the_caller_hears_when_it_opens(
+    phone: Phone, app: object, clock: list[object]
+) -> None:
+    clock[0] = CLOSED
+    for _ in range(10):
+        ring_from(app, phone.caller)
+    limited = ring_from(app, phone.caller)
+    said = " ".join(limited.says)
+    assert "nine nine nine" in limited.says[0]
+    assert "closed" in said and "opens tomorrow" in said and "oh eight oh eight" in said
+    assert limited.dials is None and limited.waits, "a closed helpline is not rung; the caller can go on"
+    topic = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=phone.caller).press(limited, "2")
+    assert "Harassment might include" in " ".join(topic.says)
+
+
+@pytest.mark.parametrize("withheld", ["anonymous", "Restricted", "unavailable", "unknown", "", "266696687"])
+def test_withheld_callers_are_never_pooled_under_one_limit(app: object, withheld: str, redis_client: object) -> None:
+    for _ in range(15):
+        turn = ring_from(app, withheld)
+        assert turn.waits and turn.dials is None and "For stalking, press 1." in turn.says
+    assert not list(redis_client.scan_iter(match="ivr:rate:call:*"))  # type: ignore[attr-defined]
+
+
+def test_a_retried_delivery_of_one_call_never_counts_toward_the_limit(app: object) -> None:
+    caller = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller="+447700900555")
+    for _ in range(30):
+        assert caller.ring().waits, "the same CallSid delivered again is one call"
+    for _ in range(9):
+        assert ring_from(app, caller.caller).waits
+    assert ring_from(app, caller.caller).dials, "the eleventh different call is over the limit"
