@@ -16,6 +16,7 @@ from ..store import COUNT, Limit
 from .common import (
     field,
     fingerprint,
+    line,
     next_url,
     note,
     now,
@@ -80,7 +81,16 @@ def status() -> Response:
 @bp.post("/fallback")
 def fallback_call() -> Response:
     """Read the helpline number and ring it; needs no Redis and no prompt files."""
-    return answer_with(fallback.voice_twiml())
+    return answer_with(fallback_document())
+
+
+def fallback_document() -> str:
+    """The fixed fallback, told the opening hours by the last good prompts when they are at hand."""
+    try:
+        known, moment = line().live.current(), now()
+    except Exception:  # the fallback must answer, whatever broke
+        known, moment = None, None
+    return fallback.voice_twiml(known, moment)
 
 
 def _reply(current: Script, reply: VoiceReply, new_call: bool = False) -> Response:
