@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import gsm, logs, operations, stats
+from .engine import topic_list
 from .hours import parse_moment, status_line, week_lines
 from .phone import FlaskTransport, HttpTransport, Phone, Turn, describe_text
 from .script import Script, load, say_seconds
@@ -65,7 +66,7 @@ def _print_stats(script: Script) -> None:
         click.echo(f"  {'seconds':>7}  voice prompt")
         for name, text in language.voice:
             if isinstance(text, str):
-                spoken = script.fill(text, "voice", title="", key="", opens="")
+                spoken = script.fill(text, "voice", title="", key="", opens="", topics=topic_list(language))
                 click.echo(f"  {say_seconds(spoken, wpm):7.1f}  {name}")
         for topic in language.topics:
             for index, part in enumerate(topic.voice_parts, start=1):

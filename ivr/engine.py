@@ -128,8 +128,21 @@ def start_call(script: Script, now: datetime) -> VoiceReply:
     language = script.default
     danger = Say(language.voice.danger, language.code)
     if len(script.languages) > 1:
-        return _language_menu(script, Call(node=LANGUAGE), (danger,))
-    return _render(script, Call(lang=language.code), now, (danger, _say(language, language.voice.welcome)))
+        return _language_menu(script, Call(node=LANGUAGE), now, (danger,))
+    return _render(script, Call(lang=language.code), now, (danger, _welcome(script, language)))
+
+
+def _welcome(script: Script, language: Language) -> Say:
+    """The welcome, naming the topics from the topic files."""
+    return _say(language, script.fill(language.voice.welcome, "voice", topics=topic_list(language)))
+
+
+def topic_list(language: Language) -> str:
+    """Name a language's topics as a list: "stalking, harassment and bullying"."""
+    titles = [topic.title for topic in language.topics]
+    if len(titles) < 2:
+        return "".join(titles)
+    return f"{', '.join(titles[:-1])} {language.voice.list_and} {titles[-1]}"
 
 
 def helpline_at_once(script: Script, now: datetime) -> VoiceReply:
@@ -153,8 +166,16 @@ def answer(script: Script, call: Call, heard: Heard, now: datetime) -> VoiceRepl
     move = _move(language, call, key)
     if move is None:
         return _miss(script, call, now)
-    reply = _render(script, replace(move, misses=0), now)
+    reply = _render(script, replace(move, misses=0), now, _entering(script, language, call, move, now))
     return replace(reply, event="repeat") if key == REPEAT_KEY else reply
+
+
+def _entering(script: Script, language: Language, call: Call, move: Call, now: datetime) -> tuple[Say, ...]:
+    """Say once, as a caller starts a topic, that the helpline is closed (not after every part)."""
+    starts = move.node == TOPIC and (call.node != TOPIC or call.topic != move.topic)
+    if not starts or script.hours.is_open(now):
+        return ()
+    return (_say(language, script.fill(language.voice.menu_helpline_closed, "voice")),)
 
 
 def dial_result(script: Script, call: Call, status: str, now: datetime) -> VoiceReply:
@@ -236,7 +257,7 @@ def _move(language: Language, call: Call, key: str) -> Call | None:
     if key.startswith("topic:"):
         return _open_topic(call, language.topic(key.removeprefix("topic:")))
     if key == REPEAT_KEY:
-        return call
+        return _replay(language, call)
     if call.node in (MENU, CLOSED, AFTER):  # a topic's key works wherever the menu was offered
         return _open_topic(call, language.topic_by_key(key))
     if call.node == TOPIC and key in NEXT_KEYS:
@@ -245,6 +266,14 @@ def _move(language: Language, call: Call, key: str) -> Call | None:
             return _at_menu(call)
         return replace(call, part=call.part + 1)
     return None
+
+
+def _replay(language: Language, call: Call) -> Call:
+    """Star repeats the part just heard; at a topic's end, the whole topic from its first part."""
+    topic = language.topic(call.topic) if call.node == TOPIC else None
+    if topic is not None and call.part >= len(topic.voice_parts) - 1:
+        return replace(call, part=0)
+    return call
 
 
 def _open_topic(call: Call, topic: Topic | None) -> Call | None:
@@ -285,7 +314,7 @@ def _render(
     if call.node == TOPIC and topic is None:
         call = _at_menu(call)
     if call.node == LANGUAGE:
-        return _language_menu(script, call, before)
+        return _language_menu(script, call, now, before)
     if call.node == DIAL:
         call = replace(call, node=AFTER)
     is_open = script.hours.is_open(now)
@@ -302,10 +331,7 @@ def _lines(
     voice = language.voice
     fill = script.fill
     if call.node == TOPIC and topic is not None:
-        if call.part >= len(topic.voice_parts):
-            return [fill(voice.topic_end if is_open else voice.topic_end_closed, "voice", title=topic.title)]
-        choices = fill(voice.part_choices if is_open else voice.part_choices_closed, "voice")
-        return [choices] if again else [fill(topic.voice_parts[call.part], "voice"), choices]
+        return _topic_lines(script, language, topic, call.part, is_open, again)
     if call.node == CLOSED:
         opens = _opens(script, language, now)
         return [fill(voice.closed, "voice", opens=opens), fill(voice.closed_choices, "voice")]
@@ -318,6 +344,21 @@ def _lines(
     return lines
 
 
+def _topic_lines(
+    script: Script, language: Language, topic: Topic, part: int, is_open: bool, again: bool
+) -> list[str]:
+    """A part and the choices after it; after the last part, straight to the end choices."""
+    voice = language.voice
+    last = part >= len(topic.voice_parts) - 1
+    if last:
+        choices = script.fill(voice.topic_end if is_open else voice.topic_end_closed, "voice", title=topic.title)
+    else:
+        choices = script.fill(voice.part_choices if is_open else voice.part_choices_closed, "voice")
+    if again or part >= len(topic.voice_parts):
+        return [choices]
+    return [script.fill(topic.voice_parts[part], "voice"), choices]
+
+
 def _opens(script: Script, language: Language, now: datetime) -> str:
     moment = script.hours.next_opening(now)
     return spoken_when(moment, now, language.when) if moment else ""
@@ -328,9 +369,11 @@ def _gather(script: Script, language: Language) -> Gather:
     return Gather(tuple(hints), script.service.voice.gather_timeout)
 
 
-def _language_menu(script: Script, call: Call, before: tuple[Say, ...]) -> VoiceReply:
-    """Offer each language in its own words."""
-    says = list(before)
+def _language_menu(script: Script, call: Call, now: datetime, before: tuple[Say, ...]) -> VoiceReply:
+    """Offer the helpline (0), then each language in its own words."""
+    default = script.default
+    offer = default.voice.menu_helpline if script.hours.is_open(now) else default.voice.menu_helpline_closed
+    says = [*before, _say(default, script.fill(offer, "voice"))]
     for index, language in enumerate(script.languages.values(), start=1):
         says.append(_say(language, language.choose.format(key=index)))
     hints = tuple(word for language in script.languages.values() for word in language.keywords)
@@ -345,8 +388,7 @@ def _choose_language(script: Script, call: Call, key: str, now: datetime) -> Voi
         return _helpline(script, replace(call, node=MENU, lang=codes[0]), now)
     code = codes[int(key) - 1] if key.isdigit() and 0 < int(key) <= len(codes) else codes[0]
     language = script.languages[code]
-    welcome = _say(language, language.voice.welcome)
-    return _render(script, Call(lang=code), now, (welcome,))
+    return _render(script, Call(lang=code), now, (_welcome(script, language),))
 
 
 # ---------------------------------------------------------------- SMS

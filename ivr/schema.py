@@ -97,6 +97,7 @@ class LanguageInfo(Strict):
 class VoiceWords(Strict):
     danger: str
     welcome: str
+    list_and: str
     menu_topic: str
     menu_helpline: str
     menu_helpline_closed: str

@@ -26,7 +26,7 @@ from . import gsm
 from .hours import OpeningHours
 from .schema import MenuFile, Part, Service, SmsWords, TopicFile, VoiceWords
 
-PLACEHOLDERS = frozenset({"helpline", "helpline_name", "title", "key", "keyword", "opens", "hours"})
+PLACEHOLDERS = frozenset({"helpline", "helpline_name", "title", "key", "keyword", "opens", "hours", "topics"})
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")  # BCP 47, as Twilio's language=
 TOPIC_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")

@@ -59,7 +59,7 @@ def test_a_scripted_call_with_speech_and_silence() -> None:
 
 def test_a_call_when_the_helpline_is_closed() -> None:
     result = run("call", "--at", "2026-12-25T10:00", input="0\n")
-    assert "closed now. It opens on Tuesday at half past nine" in result.stdout
+    assert "closed now, and opens on Tuesday at half past nine" in result.stdout
     assert "TRANSFER" not in result.stdout
 
 

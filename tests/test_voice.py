@@ -123,9 +123,12 @@ def test_a_whole_call_by_keys(phone: Phone) -> None:
     turn = phone.ring()
     turn = phone.press(turn, "3")
     heard = []
-    while "That is everything" not in " ".join(turn.says):
+    for _ in range(10):
         heard += turn.says
+        if "That is all" in " ".join(turn.says):
+            break
         turn = phone.press(turn, "1")
+    assert "That is all" in " ".join(turn.says)
     assert any("Bullying is when someone" in said for said in heard)
     turn = phone.wait(turn)
     assert turn.says[0] == "Sorry, I didn't get that."
@@ -240,3 +243,21 @@ def test_a_retried_delivery_of_one_call_never_counts_toward_the_limit(app: objec
     for _ in range(9):
         assert ring_from(app, caller.caller).waits
     assert ring_from(app, caller.caller).dials, "the eleventh different call is over the limit"
+
+
+def test_a_whole_topic_through_the_line_open_and_closed(phone: Phone, clock: list[object]) -> None:
+    """Star at the end replays from part 1; no "Press 1" when nothing follows; closed said once."""
+    for moment in (None, CLOSED):
+        if moment is not None:
+            clock[0] = moment
+        turn = phone.press(phone.ring(), "3")
+        heard = list(turn.says)
+        for _ in range(10):
+            if "That is all" in " ".join(turn.says):
+                break
+            turn = phone.press(turn, "1")
+            heard += turn.says
+        assert "That is all" in " ".join(turn.says) and "Press 1" not in " ".join(turn.says)
+        assert " ".join(heard).count("closed now") == (1 if moment else 0)
+        again = phone.press(turn, "*")
+        assert again.says[0].startswith("Bullying is"), again.says[0]
