@@ -14,9 +14,12 @@ of moving the caller on twice.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 
+import snowballstemmer
 from rapidfuzz import fuzz, process
 
 from .hours import spoken_when, written_when
@@ -45,6 +48,10 @@ CLOSING_SOON_MINUTES = 15
 OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"})
 FUZZY_THRESHOLD = 80
 FUZZY_MIN_LENGTH = 4
+# Snowball stemmers by the first part of a language's tag; a language without one matches whole words only.
+STEMMERS = {"en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian", "pt": "portuguese",
+            "nl": "dutch", "ga": "irish", "pl": "polish", "ro": "romanian", "tr": "turkish", "ar": "arabic"}
+_STEMMING = threading.Lock()  # a Snowball stemmer keeps its word in the object while it works
 _STATE = re.compile(r"^[A-Za-z0-9-]{0,26}\.[a-z]{0,8}\.[a-z0-9_-]{0,40}\.[0-9]{1,2}\.[0-9]{1,2}$")
 
 
@@ -244,12 +251,38 @@ def _spoken_key(language: Language, call: Call, words: tuple[str, ...]) -> str:
 
 def _says_any(words: tuple[str, ...], phrases: list[str] | tuple[str, ...]) -> bool:
     """Say whether any phrase stands, word for word, among the words."""
-    for phrase in phrases:
-        wanted = words_of(phrase)
-        span = len(wanted)
-        if span and any(words[i : i + span] == wanted for i in range(len(words) - span + 1)):
-            return True
-    return False
+    return any(_has(words, words_of(phrase)) for phrase in phrases)
+
+
+def _says_any_form(code: str, words: tuple[str, ...], phrases: list[str] | tuple[str, ...]) -> bool:
+    """Say whether any phrase stands among the words in any form ("following" for "followed")."""
+    stems = _stems(code, words)
+    return any(_has(stems, _stems(code, words_of(phrase))) for phrase in phrases)
+
+
+def _has(words: tuple[str, ...], wanted: tuple[str, ...]) -> bool:
+    span = len(wanted)
+    return bool(span) and any(words[i : i + span] == wanted for i in range(len(words) - span + 1))
+
+
+def _stems(code: str, words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_stem(code, word) for word in words)
+
+
+@lru_cache(maxsize=8192)
+def _stem(code: str, word: str) -> str:
+    """Return a word's stem in a language ("harassing" and "harassment" give "harass")."""
+    stemmer = _stemmer(code.split("-")[0].lower())
+    if stemmer is None:
+        return word
+    with _STEMMING:
+        return stemmer.stemWord(word)
+
+
+@lru_cache(maxsize=32)
+def _stemmer(primary: str) -> snowballstemmer.stemmer | None:
+    name = STEMMERS.get(primary)
+    return snowballstemmer.stemmer(name) if name else None
 
 
 def _move(language: Language, call: Call, key: str) -> Call | None:
@@ -439,6 +472,11 @@ def reply_to_text(script: Script, thread: Thread, body: str, now: datetime) -> T
     chosen = _text_language(script, words)
     if chosen is not None:
         return _text_menu(chosen, Thread(lang=chosen.code))
+    if _says_any_form(language.code, words, language.sms.say_danger):
+        danger = script.fill(language.sms.danger, "sms")
+        return TextReply(f"{danger}\n{_call_text(script, language, now)}", thread, "danger")
+    if whole == HELPLINE_KEY:
+        return TextReply(_call_text(script, language, now), thread, "helpline")
     numbered = language.topic_by_key(whole) if whole.isdigit() else None
     if numbered is not None:
         return _page(thread, numbered, 0)
@@ -471,12 +509,17 @@ def _text_language(script: Script, words: tuple[str, ...]) -> Language | None:
 
 
 def _text_topic(language: Language, words: tuple[str, ...]) -> Topic | None:
-    """Find the topic a text names: exactly first, then allowing for typos."""
+    """Find the topic a text names: exactly first, then in any form of the word, then allowing for typos."""
     for topic in language.topics:
         if _says_any(words, topic.keywords):
             return topic
+    for topic in language.topics:
+        if _says_any_form(language.code, words, topic.keywords):
+            return topic
     vocab = {word: topic for topic in language.topics for word in topic.keywords}
-    return _fuzzy(words, vocab)
+    sms = language.sms
+    commands = {word for phrases in (sms.say_more, sms.say_menu, sms.say_call) for word in phrases}
+    return _fuzzy(words, vocab, commands)  # "talk" is a command, never a misspelt "stalk"
 
 
 def _text_command(language: Language, words: tuple[str, ...]) -> str:
@@ -489,11 +532,11 @@ def _text_command(language: Language, words: tuple[str, ...]) -> str:
     return _fuzzy(words, vocab) or ""
 
 
-def _fuzzy(words: tuple[str, ...], vocab: dict[str, object]) -> object | None:
-    """Match a misspelt word to the vocabulary; short words and opt-outs never match."""
+def _fuzzy(words: tuple[str, ...], vocab: dict[str, object], known: set[str] | None = None) -> object | None:
+    """Match a misspelt word to the vocabulary; short words, opt-outs and known words never match."""
     choices = [word for word in vocab if len(word) >= FUZZY_MIN_LENGTH]
     for word in words:
-        if len(word) < FUZZY_MIN_LENGTH or word in OPT_OUT:
+        if len(word) < FUZZY_MIN_LENGTH or word in OPT_OUT or word in (known or ()):
             continue
         found = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_THRESHOLD)
         if found is not None:

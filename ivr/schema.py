@@ -134,10 +134,12 @@ class SmsWords(Strict):
     call_closed: str
     rate_limited: str
     forget: str
+    danger: str
     say_more: list[str]
     say_menu: list[str]
     say_call: list[str]
     say_forget: list[str]
+    say_danger: list[str]
 
 
 class MenuFile(Strict):

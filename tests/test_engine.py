@@ -479,10 +479,20 @@ def test_every_reply_the_prompts_can_produce_is_gsm7_within_limits(script: Scrip
     texts = [language.sms_menu, engine.limited_text(script, Thread()), language.sms.forget]
     texts += [page for topic in language.topics for page in topic.sms_pages]
     for now in (OPEN, CLOSED_TIME):
-        texts.append(engine.reply_to_text(script, Thread(), "CALL", now).text or "")
+        texts += [engine.reply_to_text(script, Thread(), body, now).text or "" for body in ("CALL", "0", "999")]
     for text in texts:
         assert gsm.is_gsm(text), gsm.non_gsm(text)
         assert 0 < gsm.cost(text).segments <= limit, text
+
+
+@pytest.mark.parametrize("body", ["999", "emergency", "Danger", "0"])
+def test_0_gives_the_helpline_and_danger_gets_the_999_line_first(script: Script, body: str) -> None:
+    thread = Thread(lang="en-GB", topic="stalking", page=1)
+    for now in (OPEN, CLOSED_TIME):
+        reply = engine.reply_to_text(script, thread, body, now)
+        helpline = engine.reply_to_text(script, thread, "CALL", now).text or ""
+        danger = "In danger now? Call 999.\n" if body != "0" else ""
+        assert reply.text == danger + helpline and reply.thread == thread, "the texter keeps their place"
 
 
 def test_a_stored_thread_that_is_garbage_starts_fresh() -> None:
