@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response
@@ -47,8 +48,8 @@ def incoming() -> Response:
     if retry:
         thread = Thread.from_dict((stored or {}).get("before"))  # a retry: answer it again
     reply = engine.reply_to_text(current, thread, field("Body", MAX_BODY), now())
-    if count > settings.rate_limit_messages and reply.thread is not None:
-        reply = _limited(current, thread, count - settings.rate_limit_messages)
+    if count > settings.rate_limit_messages:
+        reply = _limited(current, thread, reply, count - settings.rate_limit_messages)
     day = None if retry else stats.tally(now(), "texts", event_field(reply.event, "sms"))
     _keep(key, counter, thread, reply, delivery, day)
     if not retry:
@@ -77,8 +78,13 @@ def _thread(stored: dict[str, Any] | None) -> tuple[Thread, str | None]:
     return Thread.from_dict(stored.get("thread")), token if isinstance(token, str) else None
 
 
-def _limited(current: Script, thread: Thread, over: int) -> TextReply:
-    """One short notice when a texter passes the limit, then silence until the window passes."""
+def _limited(current: Script, thread: Thread, reply: TextReply, over: int) -> TextReply:
+    """One short notice when a texter passes the limit, then silence until the window passes.
+
+    FORGET and STOP still clear the texter's place, without a reply.
+    """
+    if reply.thread is None:
+        return replace(reply, text=None)
     text = engine.limited_text(current, thread) if over == 1 else None
     return TextReply(text, thread, "rate-limited")
 
@@ -97,9 +103,8 @@ def _keep(
         if day is not None:
             store_call("count", day)
         return
-    if reply.thread is None:
-        keys = (key, counter) if reply.event == "forget" and counter else (key,)
-        store_call("forget", *keys, tally=day)
+    if reply.thread is None:  # FORGET or STOP: the place goes; the anonymous reply counter expires on its own
+        store_call("forget", key, tally=day)
         return
     session = {"thread": reply.thread.to_dict(), "before": before.to_dict(), "token": delivery}
     store_call("save", key, session, TEXT_TTL_SECONDS, day)
