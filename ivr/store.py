@@ -88,6 +88,14 @@ class Store(Protocol):
     def save(self, key: str, value: dict[str, Any], ttl: int, tally: Tally | None = None) -> None:
         """Save a session that expires after ttl seconds."""
 
+    def save_if(
+        self, key: str, expected: dict[str, Any] | None, value: dict[str, Any], ttl: int, tally: Tally | None = None
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Save a session only if it still holds expected (None: absent); else return what it holds now.
+
+        The tally is added either way: it counts a message that arrived, not a save.
+        """
+
     def take(self, key: str) -> dict[str, str]:
         """Load the fields of a session set by update, and delete it."""
 
@@ -181,6 +189,18 @@ class RedisStore:
 
         self._guard(run)
 
+    def save_if(
+        self, key: str, expected: dict[str, Any] | None, value: dict[str, Any], ttl: int, tally: Tally | None = None
+    ) -> tuple[bool, dict[str, Any] | None]:
+        def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.eval(SAVE_IF_SCRIPT, 1, key, "" if expected is None else _encode(expected), _encode(value), ttl)
+            _add(pipe, tally)
+            return pipe.execute()
+
+        saved, current = self._guard(run)[0]
+        return bool(saved), _decode(current or None)
+
     def take(self, key: str) -> dict[str, str]:
         def run() -> list[Any]:
             pipe = self.client.pipeline(transaction=True)
@@ -238,6 +258,18 @@ if old ~= ARGV[2] then
 end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return old
+"""
+
+
+# Compare and save, on one key: texts from one number that arrive at once each
+# save only over the place they read, so the stored place never moves backwards.
+SAVE_IF_SCRIPT = """
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then
+  return {0, current}
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
+return {1, ''}
 """
 
 
@@ -343,6 +375,17 @@ class EmbeddedStore:
         with self._lock:
             self._put(key, dict(value), ttl)
             self._count(tally)
+
+    def save_if(
+        self, key: str, expected: dict[str, Any] | None, value: dict[str, Any], ttl: int, tally: Tally | None = None
+    ) -> tuple[bool, dict[str, Any] | None]:
+        with self._lock:
+            self._count(tally)
+            current = self._get(key)
+            if current != expected:
+                return False, dict(current) if current is not None else None
+            self._put(key, dict(value), ttl)
+            return True, None
 
     def take(self, key: str) -> dict[str, str]:
         with self._lock:

@@ -60,3 +60,18 @@ def test_tls_urls_are_accepted() -> None:
     assert client.connection_pool.connection_kwargs["socket_timeout"] == 0.2
     with pytest.raises(StoreDown):
         RedisStore("rediss://127.0.0.1:1/0").ping()
+
+
+@pytest.mark.parametrize("make", [lambda url: RedisStore(url), lambda url: EmbeddedStore()], ids=["redis", "embedded"])
+def test_save_if_saves_only_over_the_place_it_read(make: object) -> None:
+    with redis_server() as server:
+        store = make(server.url)  # type: ignore[operator]
+        first, second = {"thread": {"page": 1}}, {"thread": {"page": 2}}
+        assert store.save_if("ivr:text:c", None, first, 60) == (True, None)
+        assert store.save_if("ivr:text:c", None, second, 60) == (False, first), "another text got there first"
+        assert store.save_if("ivr:text:c", first, second, 60, Tally("ivr:stats:d", (("texts", 1),), 60)) == (True, None)
+        assert store.save_if("ivr:text:c", first, first, 60, Tally("ivr:stats:d", (("texts", 1),), 60)) == (
+            False, second), "never back to a place already passed"
+        assert store.counts(["ivr:stats:d"]) == [{"texts": 2}], "each text is counted, saved or not"
+        store.forget("ivr:text:c")
+        assert store.save_if("ivr:text:c", second, first, 60) == (False, None), "a FORGET in between wins"
