@@ -238,7 +238,7 @@ def _spoken_key(language: Language, call: Call, words: tuple[str, ...]) -> str:
     if _says_any(words, voice.say_helpline):
         return HELPLINE_KEY
     for topic in language.topics:
-        if _says_any(words, topic.keywords):
+        if _says_any(words, topic.keywords) or _says_any_form(language.code, words, topic.keywords):
             return f"topic:{topic.name}"
     if _says_any(words, voice.say_menu):
         return MENU_KEY

@@ -138,11 +138,13 @@ MENU_CALL = Call(lang="en-GB", node=MENU)
         (Heard(speech="stalking"), TOPIC, "stalking"),
         (Heard(speech="I think I'm being harassed"), TOPIC, "harassment"),
         (Heard(speech="Bullying."), TOPIC, "bullying"),
+        (Heard(speech="he keeps following me"), TOPIC, "stalking"),
+        (Heard(speech="they are harassing me"), TOPIC, "harassment"),
         (Heard(speech="helpline"), DIAL, ""),
         (Heard(speech="I want to talk to someone"), DIAL, ""),
     ],
     ids=["1", "2", "3", "0", "9", "star", "say-stalking", "say-harassed", "say-bullying",
-         "say-helpline", "say-talk-to-someone"],
+         "say-following", "say-harassing", "say-helpline", "say-talk-to-someone"],
 )
 def test_main_menu_keys_and_words(script: Script, heard: Heard, node: str, topic: str) -> None:
     reply = engine.answer(script, MENU_CALL, heard, OPEN)
