@@ -75,7 +75,9 @@ def _never_a_500(error: Exception) -> Any:
     fields = {"request_id": g.get("request_id", ""), "path": route()}
     log.error("webhook failed", exc_info=error, extra={"fields": fields})
     if request.path.startswith("/voice"):
-        return fallback.voice_twiml(), 200, {"Content-Type": "text/xml"}
+        from .web.voice import fallback_document
+
+        return fallback_document(), 200, {"Content-Type": "text/xml"}
     if request.path.startswith("/sms"):
         return fallback.sms_twiml(), 200, {"Content-Type": "text/xml"}
     return {"status": "error"}, 500

@@ -17,7 +17,7 @@ import click
 from . import config, logs, operations, prompt_stats, stats
 from .console import accounts
 from .hours import parse_moment, status_line, week_lines
-from .phone import FlaskTransport, HttpTransport, Phone, Turn, describe_text
+from .phone import FAKE_CALLER, FlaskTransport, HttpTransport, LineUnreachable, Phone, Turn, describe_text
 from .prompt_files import iter_problems
 from .script import Script, load
 from .store import RedisStore, StoreDown
@@ -73,7 +73,7 @@ def _at(value: str | None, script_tz: str = "Europe/London") -> datetime | None:
         raise click.BadParameter(str(error), param_hint="--at") from None
 
 
-def _local_phone(prompts: str | None, at: datetime | None) -> Phone:
+def _local_phone(prompts: str | None, at: datetime | None, caller: str) -> Phone:
     """A phone wired to an app in this process, on the embedded store."""
     from . import create_app
     from .store import EmbeddedStore
@@ -86,7 +86,7 @@ def _local_phone(prompts: str | None, at: datetime | None) -> Phone:
     if at is not None:
         settings["CLOCK"] = lambda: at
     app = create_app(settings)
-    return Phone(FlaskTransport(app), "http://localhost", token)
+    return Phone(FlaskTransport(app), "http://localhost", token, caller)
 
 
 @contextmanager
@@ -102,15 +102,25 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _phone(url: str | None, token: str | None, prompts: str | None, at: datetime | None) -> Phone:
+def _phone(url: str | None, token: str | None, prompts: str | None, at: datetime | None, caller: str) -> Phone:
     if url is None:
-        return _local_phone(prompts, at)
+        return _local_phone(prompts, at, caller)
     if at is not None:
         raise click.UsageError("--at works only without --url: a running server uses its own clock")
     token = token or config.from_environ(os.environ)["TWILIO_AUTH_TOKEN"]
     if not token:
         raise click.UsageError("set TWILIO_AUTH_TOKEN (or --token) to sign requests to a running server")
-    return Phone(HttpTransport(), url, token)
+    return Phone(HttpTransport(), url, token, caller)
+
+
+@contextmanager
+def _reaching(url: str | None) -> Iterator[None]:
+    """Say in one line, and exit 2, when nothing answers at --url."""
+    try:
+        yield
+    except LineUnreachable:
+        click.echo(f"nothing answers at {url}: is the line running?", err=True)
+        sys.exit(2)
 
 
 url_option = click.option(
@@ -120,6 +130,10 @@ token_option = click.option(
     "--token", default=None, help="Auth token to sign with (default: $TWILIO_AUTH_TOKEN)."
 )
 at_option = click.option("--at", "at", default=None, help="Pretend it is this time, e.g. 2026-12-25T10:00.")
+from_option = click.option(
+    "--from", "caller", default=FAKE_CALLER, show_default=True,
+    help="The pretend number to call or text from: another number is not held back by the repeat limits.",
+)
 
 
 @main.command(help="Make a pretend phone call in the terminal. Type keys (1, *, 0...), "
@@ -128,10 +142,11 @@ at_option = click.option("--at", "at", default=None, help="Pretend it is this ti
 @token_option
 @prompts_option
 @at_option
-def call(url: str | None, token: str | None, prompts: str | None, at: str | None) -> None:
+@from_option
+def call(url: str | None, token: str | None, prompts: str | None, at: str | None, caller: str) -> None:
     """Play a caller: print what the line says, send what is typed."""
-    with _quiet():
-        _call(_phone(url, token, prompts, _at(at)))
+    with _quiet(), _reaching(url):
+        _call(_phone(url, token, prompts, _at(at), caller))
 
 
 def _call(phone: Phone) -> None:
@@ -189,10 +204,11 @@ def _show(turn: Turn) -> None:
 @token_option
 @prompts_option
 @at_option
-def text(url: str | None, token: str | None, prompts: str | None, at: str | None) -> None:
+@from_option
+def text(url: str | None, token: str | None, prompts: str | None, at: str | None, caller: str) -> None:
     """Play a texter: send each typed line, print each reply and its segments."""
-    with _quiet():
-        _text(_phone(url, token, prompts, _at(at)))
+    with _quiet(), _reaching(url):
+        _text(_phone(url, token, prompts, _at(at), caller))
 
 
 def _text(phone: Phone) -> None:

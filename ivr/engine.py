@@ -14,9 +14,12 @@ of moving the caller on twice.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 
+import snowballstemmer
 from rapidfuzz import fuzz, process
 
 from .hours import spoken_when, written_when
@@ -44,6 +47,10 @@ CLOSING_SOON_MINUTES = 15
 OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"})
 FUZZY_THRESHOLD = 80
 FUZZY_MIN_LENGTH = 4
+# Snowball stemmers by the first part of a language's tag; a language without one matches whole words only.
+STEMMERS = {"en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian", "pt": "portuguese",
+            "nl": "dutch", "ga": "irish", "pl": "polish", "ro": "romanian", "tr": "turkish", "ar": "arabic"}
+_STEMMING = threading.Lock()  # a Snowball stemmer keeps its word in the object while it works
 _STATE = re.compile(r"^[A-Za-z0-9-]{0,26}\.[a-z]{0,8}\.[a-z0-9_-]{0,40}\.[0-9]{1,2}\.[0-9]{1,2}$")
 
 
@@ -127,8 +134,28 @@ def start_call(script: Script, now: datetime) -> VoiceReply:
     language = script.default
     danger = _said(script, language, language.voice.danger)
     if len(script.languages) > 1:
-        return _language_menu(script, Call(node=LANGUAGE), (danger,))
-    return _render(script, Call(lang=language.code), now, (danger, _said(script, language, language.voice.welcome)))
+        return _language_menu(script, Call(node=LANGUAGE), now, (danger,))
+    return _render(script, Call(lang=language.code), now, (danger, _welcome(script, language)))
+
+
+def _welcome(script: Script, language: Language) -> Say:
+    """The welcome, naming the topics from the topic files."""
+    return Say(script.fill(language.voice.welcome, "voice", topics=topic_list(language)), language.code)
+
+
+def topic_list(language: Language) -> str:
+    """Name a language's topics as a list: "stalking, harassment and bullying"."""
+    titles = [topic.title for topic in language.topics]
+    if len(titles) < 2:
+        return "".join(titles)
+    return f"{', '.join(titles[:-1])} {language.voice.list_and} {titles[-1]}"
+
+
+def helpline_at_once(script: Script, now: datetime) -> VoiceReply:
+    """Skip the menu, not the help: the 999 notice, then the helpline (or when it opens)."""
+    language = script.default
+    danger = _said(script, language, language.voice.danger)
+    return _helpline(script, Call(lang=language.code), now, (danger,))
 
 
 def answer(script: Script, call: Call, heard: Heard, now: datetime) -> VoiceReply:
@@ -148,8 +175,16 @@ def answer(script: Script, call: Call, heard: Heard, now: datetime) -> VoiceRepl
     move = _move(language, call, key)
     if move is None:
         return _miss(script, call, now)
-    reply = _render(script, replace(move, misses=0), now)
+    reply = _render(script, replace(move, misses=0), now, _entering(script, language, call, move, now))
     return replace(reply, event="repeat") if key == REPEAT_KEY else reply
+
+
+def _entering(script: Script, language: Language, call: Call, move: Call, now: datetime) -> tuple[Say, ...]:
+    """Say once, as a caller starts a topic, that the helpline is closed (not after every part)."""
+    starts = move.node == TOPIC and (call.node != TOPIC or call.topic != move.topic)
+    if not starts or script.hours.is_open(now):
+        return ()
+    return (_say(language, script.fill(language.voice.menu_helpline_closed, "voice")),)
 
 
 def dial_result(script: Script, call: Call, status: str, now: datetime) -> VoiceReply:
@@ -217,7 +252,7 @@ def _spoken_key(language: Language, call: Call, words: tuple[str, ...]) -> str:
     if _says_any(words, voice.say_helpline):
         return HELPLINE_KEY
     for topic in language.topics:
-        if _says_any(words, topic.keywords):
+        if _says_any(words, topic.keywords) or _says_any_form(language.code, words, topic.keywords):
             return f"topic:{topic.name}"
     if _says_any(words, voice.say_menu):
         return MENU_KEY
@@ -230,12 +265,38 @@ def _spoken_key(language: Language, call: Call, words: tuple[str, ...]) -> str:
 
 def _says_any(words: tuple[str, ...], phrases: list[str] | tuple[str, ...]) -> bool:
     """Say whether any phrase stands, word for word, among the words."""
-    for phrase in phrases:
-        wanted = words_of(phrase)
-        span = len(wanted)
-        if span and any(words[i : i + span] == wanted for i in range(len(words) - span + 1)):
-            return True
-    return False
+    return any(_has(words, words_of(phrase)) for phrase in phrases)
+
+
+def _says_any_form(code: str, words: tuple[str, ...], phrases: list[str] | tuple[str, ...]) -> bool:
+    """Say whether any phrase stands among the words in any form ("following" for "followed")."""
+    stems = _stems(code, words)
+    return any(_has(stems, _stems(code, words_of(phrase))) for phrase in phrases)
+
+
+def _has(words: tuple[str, ...], wanted: tuple[str, ...]) -> bool:
+    span = len(wanted)
+    return bool(span) and any(words[i : i + span] == wanted for i in range(len(words) - span + 1))
+
+
+def _stems(code: str, words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_stem(code, word) for word in words)
+
+
+@lru_cache(maxsize=8192)
+def _stem(code: str, word: str) -> str:
+    """Return a word's stem in a language ("harassing" and "harassment" give "harass")."""
+    stemmer = _stemmer(code.split("-")[0].lower())
+    if stemmer is None:
+        return word
+    with _STEMMING:
+        return stemmer.stemWord(word)
+
+
+@lru_cache(maxsize=32)
+def _stemmer(primary: str) -> snowballstemmer.stemmer | None:
+    name = STEMMERS.get(primary)
+    return snowballstemmer.stemmer(name) if name else None
 
 
 def _move(language: Language, call: Call, key: str) -> Call | None:
@@ -243,8 +304,8 @@ def _move(language: Language, call: Call, key: str) -> Call | None:
     if key.startswith("topic:"):
         return _open_topic(call, language.topic(key.removeprefix("topic:")))
     if key == REPEAT_KEY:
-        return call
-    if call.node == MENU:
+        return _replay(language, call)
+    if call.node in (MENU, CLOSED, AFTER):  # a topic's key works wherever the menu was offered
         return _open_topic(call, language.topic_by_key(key))
     if call.node == TOPIC and key in NEXT_KEYS:
         topic = language.topic(call.topic)
@@ -252,6 +313,14 @@ def _move(language: Language, call: Call, key: str) -> Call | None:
             return _at_menu(call)
         return replace(call, part=call.part + 1)
     return None
+
+
+def _replay(language: Language, call: Call) -> Call:
+    """Star repeats the part just heard; at a topic's end, the whole topic from its first part."""
+    topic = language.topic(call.topic) if call.node == TOPIC else None
+    if topic is not None and call.part >= len(topic.voice_parts) - 1:
+        return replace(call, part=0)
+    return call
 
 
 def _open_topic(call: Call, topic: Topic | None) -> Call | None:
@@ -271,15 +340,16 @@ def _miss(script: Script, call: Call, now: datetime) -> VoiceReply:
     return replace(reply, event="reprompt")
 
 
-def _helpline(script: Script, call: Call, now: datetime) -> VoiceReply:
+def _helpline(script: Script, call: Call, now: datetime, before: tuple[Say, ...] = ()) -> VoiceReply:
     """Ring the helpline when it is open; otherwise say when it opens."""
     if not script.hours.is_open(now):
-        return replace(_render(script, replace(call, node=CLOSED, misses=0), now), event="transfer:closed")
+        closed = _render(script, replace(call, node=CLOSED, misses=0), now, before)
+        return replace(closed, event="transfer:closed")
     language = script.language(call.lang)
     words = script.fill(language.voice.transfer, "voice")
     voice = script.service.voice
     dial = Dial(script.service.helpline.e164, voice.dial_timeout)
-    return VoiceReply((_say(language, words),), dial, replace(call, node=DIAL, misses=0), "transfer")
+    return VoiceReply((*before, _say(language, words)), dial, replace(call, node=DIAL, misses=0), "transfer")
 
 
 def _render(
@@ -291,7 +361,7 @@ def _render(
     if call.node == TOPIC and topic is None:
         call = _at_menu(call)
     if call.node == LANGUAGE:
-        return _language_menu(script, call, before)
+        return _language_menu(script, call, now, before)
     if call.node == DIAL:
         call = replace(call, node=AFTER)
     is_open = script.hours.is_open(now)
@@ -308,10 +378,7 @@ def _lines(
     voice = language.voice
     fill = script.fill
     if call.node == TOPIC and topic is not None:
-        if call.part >= len(topic.voice_parts):
-            return [fill(voice.topic_end if is_open else voice.topic_end_closed, "voice", title=topic.title)]
-        choices = fill(voice.part_choices if is_open else voice.part_choices_closed, "voice")
-        return [choices] if again else [fill(topic.voice_parts[call.part], "voice", title=topic.title), choices]
+        return _topic_lines(script, language, topic, call.part, is_open, again)
     if call.node == CLOSED:
         opens = _opens(script, language, now)
         return [fill(voice.closed, "voice", opens=opens), fill(voice.closed_choices, "voice")]
@@ -324,6 +391,21 @@ def _lines(
     return lines
 
 
+def _topic_lines(
+    script: Script, language: Language, topic: Topic, part: int, is_open: bool, again: bool
+) -> list[str]:
+    """A part and the choices after it; after the last part, straight to the end choices."""
+    voice = language.voice
+    last = part >= len(topic.voice_parts) - 1
+    if last:
+        choices = script.fill(voice.topic_end if is_open else voice.topic_end_closed, "voice", title=topic.title)
+    else:
+        choices = script.fill(voice.part_choices if is_open else voice.part_choices_closed, "voice")
+    if again or part >= len(topic.voice_parts):
+        return [choices]
+    return [script.fill(topic.voice_parts[part], "voice", title=topic.title), choices]
+
+
 def _opens(script: Script, language: Language, now: datetime) -> str:
     moment = script.hours.next_opening(now)
     return spoken_when(moment, now, language.when) if moment else ""
@@ -334,9 +416,11 @@ def _gather(script: Script, language: Language) -> Gather:
     return Gather(tuple(hints), script.service.voice.gather_timeout)
 
 
-def _language_menu(script: Script, call: Call, before: tuple[Say, ...]) -> VoiceReply:
-    """Offer each language in its own words."""
-    says = list(before)
+def _language_menu(script: Script, call: Call, now: datetime, before: tuple[Say, ...]) -> VoiceReply:
+    """Offer the helpline (0), then each language in its own words."""
+    default = script.default
+    offer = default.voice.menu_helpline if script.hours.is_open(now) else default.voice.menu_helpline_closed
+    says = [*before, _say(default, script.fill(offer, "voice"))]
     for index, language in enumerate(script.languages.values(), start=1):
         says.append(_say(language, script.fill(language.choose, "voice", key=str(index))))
     hints = tuple(word for language in script.languages.values() for word in language.keywords)
@@ -351,8 +435,7 @@ def _choose_language(script: Script, call: Call, key: str, now: datetime) -> Voi
         return _helpline(script, replace(call, node=MENU, lang=codes[0]), now)
     code = codes[int(key) - 1] if key.isascii() and key.isdigit() and 0 < int(key) <= len(codes) else codes[0]
     language = script.languages[code]
-    welcome = _said(script, language, language.voice.welcome)
-    return _render(script, Call(lang=code), now, (welcome,))
+    return _render(script, Call(lang=code), now, (_welcome(script, language),))
 
 
 # ---------------------------------------------------------------- SMS
@@ -403,6 +486,11 @@ def reply_to_text(script: Script, thread: Thread, body: str, now: datetime) -> T
     chosen = _text_language(script, words)
     if chosen is not None:
         return _text_menu(chosen, Thread(lang=chosen.code))
+    if _says_any_form(language.code, words, language.sms.say_danger):
+        danger = script.fill(language.sms.danger, "sms")
+        return TextReply(f"{danger}\n{_call_text(script, language, now)}", thread, "danger")
+    if whole == HELPLINE_KEY:
+        return TextReply(_call_text(script, language, now), thread, "helpline")
     numbered = language.topic_by_key(whole) if whole.isdigit() else None
     if numbered is not None:
         return _page(thread, numbered, 0)
@@ -435,12 +523,17 @@ def _text_language(script: Script, words: tuple[str, ...]) -> Language | None:
 
 
 def _text_topic(language: Language, words: tuple[str, ...]) -> Topic | None:
-    """Find the topic a text names: exactly first, then allowing for typos."""
+    """Find the topic a text names: exactly first, then in any form of the word, then allowing for typos."""
     for topic in language.topics:
         if _says_any(words, topic.keywords):
             return topic
+    for topic in language.topics:
+        if _says_any_form(language.code, words, topic.keywords):
+            return topic
     vocab = {word: topic for topic in language.topics for word in topic.keywords}
-    return _fuzzy(words, vocab)
+    sms = language.sms
+    commands = {word for phrases in (sms.say_more, sms.say_menu, sms.say_call) for word in phrases}
+    return _fuzzy(words, vocab, commands)  # "talk" is a command, never a misspelt "stalk"
 
 
 def _text_command(language: Language, words: tuple[str, ...]) -> str:
@@ -453,11 +546,11 @@ def _text_command(language: Language, words: tuple[str, ...]) -> str:
     return _fuzzy(words, vocab) or ""
 
 
-def _fuzzy(words: tuple[str, ...], vocab: dict[str, object]) -> object | None:
-    """Match a misspelt word to the vocabulary; short words and opt-outs never match."""
+def _fuzzy(words: tuple[str, ...], vocab: dict[str, object], known: set[str] | None = None) -> object | None:
+    """Match a misspelt word to the vocabulary; short words, opt-outs and known words never match."""
     choices = [word for word in vocab if len(word) >= FUZZY_MIN_LENGTH]
     for word in words:
-        if len(word) < FUZZY_MIN_LENGTH or word in OPT_OUT:
+        if len(word) < FUZZY_MIN_LENGTH or word in OPT_OUT or word in (known or ()):
             continue
         found = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_THRESHOLD)
         if found is not None:

@@ -43,13 +43,20 @@ class FlaskTransport:
         return response.status_code, response.get_data(as_text=True)
 
 
+class LineUnreachable(Exception):
+    """Nothing answered at the address the pretend phone was given."""
+
+
 class HttpTransport:
     """Post to a running server over HTTP."""
 
     def post(self, url: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
         import requests
 
-        response = requests.post(url, data=form, headers=headers, timeout=15)
+        try:
+            response = requests.post(url, data=form, headers=headers, timeout=15)
+        except requests.ConnectionError:
+            raise LineUnreachable(url) from None
         return response.status_code, response.text
 
 

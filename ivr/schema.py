@@ -97,6 +97,7 @@ class LanguageInfo(Strict):
 class VoiceWords(Strict):
     danger: str
     welcome: str
+    list_and: str
     menu_topic: str
     menu_helpline: str
     menu_helpline_closed: str
@@ -134,10 +135,12 @@ class SmsWords(Strict):
     call_closed: str
     rate_limited: str
     forget: str
+    danger: str
     say_more: list[str]
     say_menu: list[str]
     say_call: list[str]
     say_forget: list[str]
+    say_danger: list[str]
 
 
 class MenuFile(Strict):

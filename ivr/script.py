@@ -42,6 +42,8 @@ WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 # number and name; the others only where the line knows them.
 EVERYWHERE = frozenset({"helpline", "helpline_name"})
 VOICE_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "welcome": EVERYWHERE | {"topics"},
+    "list_and": frozenset(),  # a word put between topic titles, not a prompt of its own
     "menu_topic": EVERYWHERE | {"title", "key"},
     "topic_end": EVERYWHERE | {"title"},
     "topic_end_closed": EVERYWHERE | {"title"},
@@ -59,7 +61,7 @@ PLACEHOLDERS = frozenset().union(EVERYWHERE, *VOICE_PLACEHOLDERS.values(), *SMS_
 PLACEHOLDER_MEANING = {
     "helpline": "the helpline's number", "helpline_name": "the helpline's name", "title": "a topic's title",
     "key": "a menu key", "keyword": "a topic's first keyword", "opens": "when the helpline next opens",
-    "hours": "the published opening hours",
+    "hours": "the published opening hours", "topics": "the topics' titles, as a list",
 }
 
 GSM_ADVICE = (
@@ -511,7 +513,7 @@ def _check_placeholders(rel: str, loc: tuple[Any, ...], text: str, allowed: froz
 
 
 def _not_here(loc: tuple[Any, ...], name: str, allowed: frozenset[str]) -> str:
-    known = ", ".join("{" + item + "}" for item in sorted(allowed))
+    known = ", ".join("{" + item + "}" for item in sorted(allowed)) or "none"
     if name in PLACEHOLDERS:
         return (f"{_where(loc)}{{{name}}} ({PLACEHOLDER_MEANING[name]}) is not filled in for this prompt: "
                 f"this one can use {known}")

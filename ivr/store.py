@@ -50,10 +50,15 @@ class Tally:
 
 @dataclass(frozen=True)
 class Limit:
-    """A rate-limit counter: how many events in a window of seconds."""
+    """A rate-limit counter: how many different events (members) in a window of seconds.
+
+    The counter is a set, so a retried delivery of the same event (the same
+    member, such as a hashed CallSid) never counts twice.
+    """
 
     key: str
     window: int
+    member: str = ""
 
 
 class StoreDown(Exception):
@@ -87,6 +92,14 @@ class Store(Protocol):
 
     def save(self, key: str, value: dict[str, Any], ttl: int, tally: Tally | None = None) -> None:
         """Save a session that expires after ttl seconds."""
+
+    def save_if(
+        self, key: str, expected: dict[str, Any] | None, value: dict[str, Any], ttl: int, tally: Tally | None = None
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Save a session only if it still holds expected (None: absent); else return what it holds now.
+
+        The tally is added either way: it counts a message that arrived, not a save.
+        """
 
     def take(self, key: str) -> dict[str, str]:
         """Load the fields of a session set by update, and leave a short tombstone: the call has ended.
@@ -155,14 +168,15 @@ class RedisStore:
             # after a failover; Redis compiles the script once and keeps it.
             pipe.eval(UPDATE_SCRIPT, 1, key, *args)
             if limit is not None:
-                pipe.incr(limit.key)
+                pipe.sadd(limit.key, limit.member)
                 pipe.expire(limit.key, limit.window, nx=True)
+                pipe.scard(limit.key)
             return pipe.execute()
 
         results = self._guard(run)
         raw, ended = results[0]
         old = raw.decode() if isinstance(raw, bytes) else raw
-        return old or None, int(results[1]) if limit is not None else 0, bool(ended)
+        return old or None, int(results[3]) if limit is not None else 0, bool(ended)
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         def run() -> list[Any]:
@@ -183,6 +197,18 @@ class RedisStore:
             return pipe.execute()
 
         self._guard(run)
+
+    def save_if(
+        self, key: str, expected: dict[str, Any] | None, value: dict[str, Any], ttl: int, tally: Tally | None = None
+    ) -> tuple[bool, dict[str, Any] | None]:
+        def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.eval(SAVE_IF_SCRIPT, 1, key, "" if expected is None else _encode(expected), _encode(value), ttl)
+            _add(pipe, tally)
+            return pipe.execute()
+
+        saved, current = self._guard(run)[0]
+        return bool(saved), _decode(current or None)
 
     def take(self, key: str) -> dict[str, str]:
         raw = self._guard(lambda: self.client.eval(TAKE_SCRIPT, 1, key, ENDED_TTL))
@@ -260,6 +286,18 @@ return fields
 """
 
 
+# Compare and save, on one key: texts from one number that arrive at once each
+# save only over the place they read, so the stored place never moves backwards.
+SAVE_IF_SCRIPT = """
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then
+  return {0, current}
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
+return {1, ''}
+"""
+
+
 TIMEOUTS = {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": SOCKET_TIMEOUT}
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 
@@ -333,13 +371,13 @@ class EmbeddedStore:
             if ENDED in session:
                 session[read] = fields.get(read, "")
                 self._items[key] = (self._items[key][0], session)
-                return old, self._increment(limit.key, limit.window) if limit else 0, True
+                return old, self._add_member(limit) if limit else 0, True
             session.update(fields)
             if old != fields.get(read):
                 for name in counts:
                     session[COUNT + name] = str(int(session.get(COUNT + name, 0)) + 1)
             self._put(key, session, ttl)
-            return old, self._increment(limit.key, limit.window) if limit else 0, False
+            return old, self._add_member(limit) if limit else 0, False
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         with self._lock:
@@ -353,10 +391,30 @@ class EmbeddedStore:
         self._items[counter] = (expires, count)
         return count
 
+    def _add_member(self, limit: Limit) -> int:
+        """Add one member to a limit's set, in a window that starts with the first (like SADD + EXPIRE NX)."""
+        item = self._items.get(limit.key)
+        live = item is not None and item[0] > self._clock()
+        expires, members = (item[0], item[1]) if live and item else (self._clock() + limit.window, frozenset())
+        members = members | {limit.member}
+        self._items[limit.key] = (expires, members)
+        return len(members)
+
     def save(self, key: str, value: dict[str, Any], ttl: int, tally: Tally | None = None) -> None:
         with self._lock:
             self._put(key, dict(value), ttl)
             self._count(tally)
+
+    def save_if(
+        self, key: str, expected: dict[str, Any] | None, value: dict[str, Any], ttl: int, tally: Tally | None = None
+    ) -> tuple[bool, dict[str, Any] | None]:
+        with self._lock:
+            self._count(tally)
+            current = self._get(key)
+            if current != expected:
+                return False, dict(current) if current is not None else None
+            self._put(key, dict(value), ttl)
+            return True, None
 
     def take(self, key: str) -> dict[str, str]:
         with self._lock:

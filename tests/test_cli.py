@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from ivr.cli import main
 
-from .conftest import PROMPTS
+from .conftest import PROMPTS, REDIS_URL, TOKEN
+from .server import free_port, procfile_server
 
 
 def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> object:
@@ -60,7 +61,7 @@ def test_a_scripted_call_with_speech_and_silence() -> None:
 
 def test_a_call_when_the_helpline_is_closed() -> None:
     result = run("call", "--at", "2026-12-25T10:00", input="0\n")
-    assert "closed now. It opens on Tuesday at half past nine" in result.stdout
+    assert "closed now, and opens on Tuesday at half past nine" in result.stdout
     assert "TRANSFER" not in result.stdout
 
 
@@ -97,3 +98,27 @@ def test_hours_week_prints_seven_days() -> None:
 def test_hours_rejects_a_bad_time() -> None:
     result = run("hours", "--at", "tomorrow-ish")
     assert result.exit_code == 2 and "--at" in result.output
+
+
+def test_with_nothing_listening_the_pretend_phone_says_so_in_one_line() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    for command in ("call", "text"):
+        result = run(command, "--url", url, "--token", "t", input="hi\n")
+        assert result.exit_code == 2
+        assert result.stderr == f"nothing answers at {url}: is the line running?\n"
+        assert "Traceback" not in result.output
+
+
+def test_from_lets_an_operator_try_the_line_past_the_repeat_call_limit(
+    always_open: Path, redis_client: object
+) -> None:
+    env = {"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": REDIS_URL, "SESSION_SECRET": "cli", "PROMPTS_DIR": str(always_open)}
+    with procfile_server(env, workers=1) as base:
+        for _ in range(10):
+            assert "For stalking, press 1." in run("call", "--url", base, "--token", TOKEN, input="hangup\n").stdout
+        limited = run("call", "--url", base, "--token", TOKEN, input="completed\n").stdout
+        assert "For stalking, press 1." not in limited and "TRANSFER: ringing +448088020300" in limited
+        other = run("call", "--url", base, "--token", TOKEN, "--from", "+447700900111", input="hangup\n")
+        assert "For stalking, press 1." in other.stdout
+        text = run("text", "--url", base, "--token", TOKEN, "--from", "+447700900112", input="stalking\n")
+        assert "STALKING: Stalking involves" in text.stdout

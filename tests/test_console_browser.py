@@ -318,7 +318,7 @@ def test_try_a_call_when_open_and_closed(
     _press(browser, "ring")
     _press(browser, "key-0")
     said = _transcript(browser, "call-transcript")
-    assert "is closed now. It opens" in said and "Connecting you now" not in said
+    assert "is closed now, and opens" in said and "Connecting you now" not in said
     assert not browser.find_elements(By.ID, "dial-busy")
     _try(browser, base, BANK_HOLIDAY_AT)
     _press(browser, "key-0")

@@ -10,10 +10,11 @@ import pytest
 
 from ivr import engine, gsm
 from ivr.engine import AFTER, CLOSED, DIAL, MENU, TOPIC, Call, Dial, Gather, Hangup, Heard, Thread
-from ivr.script import Script, words_of
+from ivr.script import Script, load, say_seconds, words_of
 
 from .conftest import CLOSED as CLOSED_TIME
 from .conftest import OPEN
+from .test_script import add_french
 
 SOURCE = Path(__file__).with_name("source-advice.md")
 STOPWORDS = frozenset("a an and are as at be by for if in is it of on or the to you your".split())
@@ -137,11 +138,13 @@ MENU_CALL = Call(lang="en-GB", node=MENU)
         (Heard(speech="stalking"), TOPIC, "stalking"),
         (Heard(speech="I think I'm being harassed"), TOPIC, "harassment"),
         (Heard(speech="Bullying."), TOPIC, "bullying"),
+        (Heard(speech="he keeps following me"), TOPIC, "stalking"),
+        (Heard(speech="they are harassing me"), TOPIC, "harassment"),
         (Heard(speech="helpline"), DIAL, ""),
         (Heard(speech="I want to talk to someone"), DIAL, ""),
     ],
     ids=["1", "2", "3", "0", "9", "star", "say-stalking", "say-harassed", "say-bullying",
-         "say-helpline", "say-talk-to-someone"],
+         "say-following", "say-harassing", "say-helpline", "say-talk-to-someone"],
 )
 def test_main_menu_keys_and_words(script: Script, heard: Heard, node: str, topic: str) -> None:
     reply = engine.answer(script, MENU_CALL, heard, OPEN)
@@ -160,7 +163,7 @@ def test_0_reaches_the_helpline_from_every_menu(script: Script, node: str) -> No
 def test_a_topic_reads_in_parts_with_a_choice_after_each(script: Script) -> None:
     call = Call(lang="en-GB", node=TOPIC, topic="stalking", part=0)
     first = engine.answer(script, replace(call, node=MENU), Heard("1"), OPEN)
-    assert first.says[-1].text.startswith("Press 1 to go on")
+    assert first.says[-1].text.startswith("Press 1 for more")
     again = engine.answer(script, first.call, Heard("*"), OPEN)
     assert said(again) == said(first) and again.call == first.call
     assert first.event == "topic:stalking" and again.event == "repeat", "a repeat is not a new choice"
@@ -172,9 +175,110 @@ def test_a_topic_reads_in_parts_with_a_choice_after_each(script: Script) -> None
 
 def test_the_end_of_a_topic_offers_repeat_menu_and_helpline(script: Script) -> None:
     parts = len(script.default.topic("bullying").voice_parts)
-    end = engine.answer(script, Call("en-GB", TOPIC, "bullying", parts - 1), Heard("1"), OPEN)
-    assert end.call.part == parts and "That is everything on bullying" in said(end)
-    assert engine.answer(script, end.call, Heard("1"), OPEN).call.node == MENU
+    last = engine.answer(script, Call("en-GB", TOPIC, "bullying", parts - 2), Heard("1"), OPEN)
+    assert last.call.part == parts - 1
+    assert last.says[-1].text == script.default.voice.topic_end, "after the last part, straight to the end choices"
+    assert engine.answer(script, last.call, Heard("1"), OPEN).call.node in (TOPIC, MENU)
+    assert engine.answer(script, last.call, Heard("9"), OPEN).call.node == MENU
+
+
+def walk_topic(script: Script, name: str, now: object) -> list[engine.VoiceReply]:
+    """Choose a topic from the menu and press 1 until its last part."""
+    topic = script.default.topic(name)
+    replies = [engine.answer(script, MENU_CALL, Heard(topic.key), now)]
+    while replies[-1].call.part < len(topic.voice_parts) - 1:
+        replies.append(engine.answer(script, replies[-1].call, Heard("1"), now))
+    return replies
+
+
+TOPICS = ["stalking", "harassment", "bullying"]
+TIMES = pytest.mark.parametrize("now", [OPEN, CLOSED_TIME], ids=["open", "closed"])
+
+
+@TIMES
+@pytest.mark.parametrize("name", TOPICS)
+def test_star_at_a_topics_end_replays_it_from_its_first_part(script: Script, name: str, now: object) -> None:
+    last = walk_topic(script, name, now)[-1]
+    again = engine.answer(script, last.call, Heard("*"), now)
+    first_part = script.default.topic(name).voice_parts[0]
+    assert again.says[0].text == first_part and again.call.part == 0 and again.event == "repeat"
+    middle = engine.answer(script, Call("en-GB", TOPIC, name, 1), Heard("*"), now)
+    assert middle.call.part == 1, "elsewhere star repeats the part just heard"
+
+
+@TIMES
+@pytest.mark.parametrize("name", TOPICS)
+def test_press_1_to_go_on_is_never_said_when_nothing_follows(script: Script, name: str, now: object) -> None:
+    last = walk_topic(script, name, now)[-1]
+    assert "Press 1" not in said(last) and "That is all" in said(last)
+    missed = engine.answer(script, last.call, Heard("7"), now)
+    assert "Press 1" not in said(missed) and "That is all" in said(missed)
+
+
+@TIMES
+@pytest.mark.parametrize("name", TOPICS)
+def test_the_choices_after_each_part_take_at_most_6_seconds(script: Script, name: str, now: object) -> None:
+    parts = script.default.topic(name).voice_parts
+    for reply in walk_topic(script, name, now):
+        texts = [say.text for say in reply.says]
+        after = texts[texts.index(parts[reply.call.part]) + 1:]
+        assert after and sum(say_seconds(text, 160) for text in after) <= 6, after
+
+
+@pytest.mark.parametrize("name", TOPICS)
+def test_closed_is_said_once_per_topic(script: Script, name: str) -> None:
+    replies = walk_topic(script, name, CLOSED_TIME)
+    replies.append(engine.answer(script, replies[-1].call, Heard("*"), CLOSED_TIME))
+    assert sum(said(reply).count("closed") for reply in replies) == 1
+    assert "closed" in said(replies[0]), "as the topic starts"
+    assert all("closed" not in said(reply) for reply in walk_topic(script, name, OPEN))
+
+
+@pytest.mark.parametrize(("heard", "topic"), [
+    (Heard("1"), "stalking"), (Heard("2"), "harassment"), (Heard("3"), "bullying"),
+    (Heard(speech="harassment"), "harassment"), (Heard(speech="I am being bullied"), "bullying"),
+])
+def test_after_the_closed_notice_the_menu_keys_and_words_still_work(
+    script: Script, heard: Heard, topic: str
+) -> None:
+    closed = engine.answer(script, MENU_CALL, Heard("0"), CLOSED_TIME)
+    assert closed.call.node == CLOSED
+    chosen = engine.answer(script, closed.call, heard, CLOSED_TIME)
+    assert chosen.call.node == TOPIC and chosen.call.topic == topic and chosen.event == f"topic:{topic}"
+
+
+def test_the_closed_message_says_what_the_helpline_offers(script: Script) -> None:
+    closed = engine.answer(script, MENU_CALL, Heard("0"), CLOSED_TIME)
+    assert "offers help, advice and support" in said(closed)
+    assert "offers help, advice and support" in said(engine.helpline_at_once(script, CLOSED_TIME))
+
+
+def test_the_welcome_names_the_topics_from_the_topic_files(prompts_copy: Path) -> None:
+    assert "{topics}" in (prompts_copy / "en-GB/menu.yaml").read_text(encoding="utf-8")
+    (prompts_copy / "en-GB/topics/online.yaml").write_text(
+        "title: online abuse\nkeywords: [online]\nparts:\n  - Online abuse is abuse on the internet.\n",
+        encoding="utf-8",
+    )
+    script = load(prompts_copy).script
+    assert script is not None
+    welcome = engine.start_call(script, OPEN).says[1].text
+    assert welcome.startswith("This line explains stalking, harassment, bullying and online abuse.")
+
+
+@TIMES
+def test_with_several_languages_999_comes_first_then_the_helpline_then_the_choice(
+    prompts_copy: Path, now: object
+) -> None:
+    add_french(prompts_copy)
+    script = load(prompts_copy).script
+    assert script is not None
+    start = engine.start_call(script, now)
+    texts = [say.text for say in start.says]
+    assert "nine nine nine" in texts[0]
+    assert "press 0" in texts[1].lower() or "Press 0" in texts[1]
+    assert texts[2:] == ["For English, press 1.", "Pour le francais, appuyez sur 2."]
+    helpline = engine.answer(script, start.call, Heard("0"), now)
+    assert isinstance(helpline.then, Dial) if now is OPEN else helpline.call.node == CLOSED
 
 
 def test_silence_and_unknown_keys_reprompt_then_say_goodbye_with_the_number(script: Script) -> None:
@@ -377,10 +481,20 @@ def test_every_reply_the_prompts_can_produce_is_gsm7_within_limits(script: Scrip
     texts = [language.sms_menu, engine.limited_text(script, Thread()), language.sms.forget]
     texts += [page for topic in language.topics for page in topic.sms_pages]
     for now in (OPEN, CLOSED_TIME):
-        texts.append(engine.reply_to_text(script, Thread(), "CALL", now).text or "")
+        texts += [engine.reply_to_text(script, Thread(), body, now).text or "" for body in ("CALL", "0", "999")]
     for text in texts:
         assert gsm.is_gsm(text), gsm.non_gsm(text)
         assert 0 < gsm.cost(text).segments <= limit, text
+
+
+@pytest.mark.parametrize("body", ["999", "emergency", "Danger", "0"])
+def test_0_gives_the_helpline_and_danger_gets_the_999_line_first(script: Script, body: str) -> None:
+    thread = Thread(lang="en-GB", topic="stalking", page=1)
+    for now in (OPEN, CLOSED_TIME):
+        reply = engine.reply_to_text(script, thread, body, now)
+        helpline = engine.reply_to_text(script, thread, "CALL", now).text or ""
+        danger = "In danger now? Call 999.\n" if body != "0" else ""
+        assert reply.text == danger + helpline and reply.thread == thread, "the texter keeps their place"
 
 
 def test_a_stored_thread_that_is_garbage_starts_fresh() -> None:

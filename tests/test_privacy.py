@@ -144,7 +144,7 @@ def test_the_logs_hold_no_number_words_or_speech_and_one_json_line_per_request(
     assert len({record["request_id"] for record in requests}) == REQUESTS_IN_WALK
 
 
-def test_forget_deletes_the_texters_session_and_counter_at_once(
+def test_forget_deletes_the_texters_session_but_not_the_reply_limit(
     line: object, db: redis.Redis, script: Script
 ) -> None:
     phone = Phone(FlaskTransport(line), BASE_URL, TOKEN, caller="+447700900988")
@@ -157,10 +157,20 @@ def test_forget_deletes_the_texters_session_and_counter_at_once(
 
     reply = phone.text("FORGET")
     after = {key.decode() for key in db.keys("*")}
-    assert after == before - {session, counter}, "this number's keys go, and nobody else's"
+    assert after == before - {session}, "this number's place goes, and nobody else's"
+    assert int(db.get(counter) or 0) == 2, "the anonymous reply counter stays until it expires"
+    assert 0 < db.ttl(counter) <= 600
     assert reply.message == script.default.sms.forget
     assert gsm.cost(reply.message).segments == 1
     assert phone.text("MORE").message == script.default.sms_menu, "the thread starts afresh"
+
+
+def test_forget_never_buys_more_replies(line: object, script: Script) -> None:
+    phone = Phone(FlaskTransport(line), BASE_URL, TOKEN, caller="+447700900987")
+    limit = script.service.sms.rate_limit_messages
+    replies = [phone.text("FORGET" if index % 5 == 4 else "MENU").message for index in range(limit + 5)]
+    assert all(replies[:limit]) and "paused" in (replies[limit] or "")
+    assert replies[limit + 1:] == [None] * 4, "past the limit, FORGET gets no reply and resets nothing"
 
 
 def test_the_rate_limit_gives_one_notice_then_silence(line: object, db: redis.Redis, script: Script) -> None:

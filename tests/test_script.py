@@ -41,18 +41,18 @@ def edit(path: Path, old: str, new: str) -> None:
          "characters that make a text cost up to three times as much"),
         ("en-GB/menu.yaml", "sms:\n  menu_intro: \"In danger now? Call 999.",
          "sms:\n  menu_intro: \"In danger now \u2013 call 999.",
-         "prompts/en-GB/menu.yaml:74: sms.menu_intro: this text has '\u2013' (U+2013): "
+         "prompts/en-GB/menu.yaml:73: sms.menu_intro: this text has '\u2013' (U+2013): "
          "characters that make a text cost up to three times as much, such as curly quotes, long dashes"),
         ("en-GB/menu.yaml", "For {title}, press {key}.", "For {topic}, press {key}.",
-         "prompts/en-GB/menu.yaml:25: voice.menu_topic: unknown placeholder {topic}"),
+         "prompts/en-GB/menu.yaml:28: voice.menu_topic: unknown placeholder {topic}"),
         ("service.yaml", 'e164: "+448088020300"', 'e164: "08088020300"',
          "prompts/service.yaml:7: helpline.e164: '08088020300' is not an E.164 number"),
         ("service.yaml", "oh three oh oh", "oh three hundred",
          "prompts/service.yaml:5: helpline: spoken number"),
         ("service.yaml", 'wednesday: ["13:00-16:00"]', 'wednesday: ["13:00-12:00"]',
-         "prompts/service.yaml:50: hours.weekly: wednesday: '13:00-12:00' ends before it starts"),
+         "prompts/service.yaml:52: hours.weekly: wednesday: '13:00-12:00' ends before it starts"),
         ("service.yaml", "timezone: Europe/London", "timezone: Europe/Londres",
-         "prompts/service.yaml:44: hours.timezone: unknown timezone 'Europe/Londres'"),
+         "prompts/service.yaml:46: hours.timezone: unknown timezone 'Europe/Londres'"),
         ("en-GB/topics/bullying.yaml", "key: 3", "key: 1",
          "prompts/en-GB/topics/stalking.yaml:7: key: 1 is also used by 'bullying'"),
         ("en-GB/topics/bullying.yaml", "parts:\n", "parts:\n  - [not, a, sentence]\n",
@@ -60,7 +60,7 @@ def edit(path: Path, old: str, new: str) -> None:
         ("en-GB/topics/stalking.yaml", "keywords: [stalking,", "keywords: [stalking, bully,",
          "keyword 'bully' is also a keyword of"),
         ("en-GB/menu.yaml", "  say_forget: [forget]", "  say_forget: [forget]\n  bad: [unclosed",
-         "prompts/en-GB/menu.yaml:95: is not valid YAML: a list opened with [ here is never closed"),
+         "prompts/en-GB/menu.yaml:94: is not valid YAML: a list opened with [ here is never closed"),
     ],
     ids=["unknown-key", "missing-key", "curly-apostrophe", "en-dash", "unknown-placeholder",
          "not-e164", "spoken-not-digits", "hours-backwards", "unknown-timezone", "duplicate-key",
@@ -87,7 +87,7 @@ def test_a_prompt_too_long_to_say_is_caught(prompts_copy: Path) -> None:
     longer = 'didnt_get: "' + "really " * 150 + "Sorry,"
     edit(prompts_copy / "en-GB/menu.yaml", 'didnt_get: "Sorry,', longer)
     found = problems(prompts_copy)
-    assert any("menu.yaml:40: voice.didnt_get: takes about" in line and "to say" in line for line in found)
+    assert any("menu.yaml:38: voice.didnt_get: takes about" in line and "to say" in line for line in found)
 
 
 def test_unquoted_yes_is_explained(prompts_copy: Path) -> None:
@@ -144,7 +144,7 @@ def test_a_second_language_is_offered_and_borrows_missing_words(prompts_copy: Pa
     assert any("topic 'bullying' is missing: using en-GB" in line for line in warnings)
     script = loaded.script
     start = engine.start_call(script, OPEN)
-    assert [say.text for say in start.says][1:] == [
+    assert [say.text for say in start.says][2:] == [
         "For English, press 1.", "Pour le francais, appuyez sur 2."]
     french = engine.answer(script, start.call, Heard("2"), OPEN)
     assert french.says[0].text == "Bienvenue." and french.says[0].lang == "fr-FR"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from ivr import gsm
 from ivr.phone import FlaskTransport, Phone
+from ivr.script import Script
 from ivr.store import RedisStore
 
-from .conftest import BASE_URL, CLOSED, TOKEN
+from .conftest import BASE_URL, CLOSED, REDIS_URL, TOKEN
 
 
 def test_any_first_text_gets_the_menu(phone: Phone) -> None:
@@ -74,3 +77,48 @@ def test_the_sms_fallback_is_fixed_gsm7_text(phone: Phone) -> None:
     status, document = phone.post("/sms/fallback", {"From": phone.caller, "Body": "hi"})
     assert status == 200
     assert "0808 802 0300" in document and "999" in document
+
+
+class TextsAtOnce(RedisStore):
+    """Real Redis, but each text waits after reading its place until all have read it: they race to save."""
+
+    def __init__(self, url: str, texts: int) -> None:
+        super().__init__(url)
+        self.barrier = threading.Barrier(texts)
+
+    def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, object] | None]:
+        loaded = super().count_and_load(counter, window, key)
+        self.barrier.wait(timeout=10)
+        return loaded
+
+
+def texts_at_once(app: object, caller: str, bodies: list[str]) -> list[str]:
+    """Send texts from one number at the same moment; return the replies."""
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        turns = pool.map(lambda body: Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=caller).text(body), bodies)
+        return [turn.message or "" for turn in turns]
+
+
+def test_two_mores_at_once_never_move_the_place_backwards(make_app: Callable[..., object], script: Script) -> None:
+    pages = script.default.topic("stalking").sms_pages
+    app = make_app(STORE=TextsAtOnce(REDIS_URL, 2))
+    caller = "+447700900432"
+    first = Phone(FlaskTransport(make_app()), BASE_URL, TOKEN, caller=caller).text("STALKING")
+    assert first.message == pages[0]
+    replies = texts_at_once(app, caller, ["MORE", "MORE"])
+    assert sorted(replies) == sorted([pages[1], pages[2]]), "pages 2 and 3, never the menu"
+    after = Phone(FlaskTransport(make_app()), BASE_URL, TOKEN, caller=caller).text("MORE").message
+    assert after == script.default.sms_menu, "the place moved on to the end, not back to page 2"
+
+
+def test_a_topic_and_more_at_once_never_lose_the_topic(make_app: Callable[..., object], script: Script) -> None:
+    pages = script.default.topic("harassment").sms_pages
+    app = make_app(STORE=TextsAtOnce(REDIS_URL, 2))
+    caller = "+447700900433"
+    replies = texts_at_once(app, caller, ["HARASSMENT", "MORE"])
+    assert pages[0] in replies
+    later = Phone(FlaskTransport(make_app()), BASE_URL, TOKEN, caller=caller).text("MORE").message
+    if pages[1] in replies:  # the topic saved first, and MORE went on from it
+        assert later == script.default.sms_menu
+    else:  # MORE saved first; the topic still took its place after it
+        assert later == pages[1]

@@ -20,15 +20,19 @@ def test_keys_are_an_hmac_never_the_number() -> None:
 def test_both_stores_keep_the_same_promises(make: object) -> None:
     with redis_server() as server:
         store = make(server.url)  # type: ignore[operator]
-        limit = Limit("ivr:rate:a", 60)
+        limit = Limit("ivr:rate:a", 60, "call-a")
         old = store.update("ivr:call:a", {"at": "x", "seen": "1"}, 60, "seen", ("calls",), limit)
         assert old == (None, 1, False)
         old = store.update("ivr:call:a", {"at": "y", "seen": "1"}, 60, "seen", ("calls",), limit)
-        assert old == ("1", 2, False), "a retry reads the delivery it saw before"
+        assert old == ("1", 1, False), "a retry reads the delivery it saw before, and is not a new call"
         assert store.take("ivr:call:a") == {"at": "y", "seen": "1", "n:calls": "1"}, "a retry is not counted twice"
         late = store.update("ivr:call:a", {"at": "z", "seen": "2"}, 3600, "seen", ("calls",))
         assert late == ("1", 0, True), "a finished call stays finished"
         assert store.update("ivr:call:a", {"at": "z", "seen": "2"}, 3600, "seen", ("calls",)) == ("2", 0, True)
+        _, calls, _ = store.update("ivr:call:b", {"at": "x", "seen": "1"}, 60, "seen", ("calls",),
+                                   Limit("ivr:rate:a", 60, "call-b"))
+        assert calls == 2, "another call from the same number counts"
+        store.take("ivr:call:b")
         assert store.take("ivr:call:a") == {}
         store.save("ivr:text:a", {"thread": {"topic": "x"}}, 60, Tally("ivr:stats:d", (("texts", 2),), 60))
         assert store.count_and_load("ivr:rate:t", 60, "ivr:text:a") == (1, {"thread": {"topic": "x"}})
@@ -59,3 +63,18 @@ def test_tls_urls_are_accepted() -> None:
     assert client.connection_pool.connection_kwargs["socket_timeout"] == 0.2
     with pytest.raises(StoreDown):
         RedisStore("rediss://127.0.0.1:1/0").ping()
+
+
+@pytest.mark.parametrize("make", [lambda url: RedisStore(url), lambda url: EmbeddedStore()], ids=["redis", "embedded"])
+def test_save_if_saves_only_over_the_place_it_read(make: object) -> None:
+    with redis_server() as server:
+        store = make(server.url)  # type: ignore[operator]
+        first, second = {"thread": {"page": 1}}, {"thread": {"page": 2}}
+        assert store.save_if("ivr:text:c", None, first, 60) == (True, None)
+        assert store.save_if("ivr:text:c", None, second, 60) == (False, first), "another text got there first"
+        assert store.save_if("ivr:text:c", first, second, 60, Tally("ivr:stats:d", (("texts", 1),), 60)) == (True, None)
+        assert store.save_if("ivr:text:c", first, first, 60, Tally("ivr:stats:d", (("texts", 1),), 60)) == (
+            False, second), "never back to a place already passed"
+        assert store.counts(["ivr:stats:d"]) == [{"texts": 2}], "each text is counted, saved or not"
+        store.forget("ivr:text:c")
+        assert store.save_if("ivr:text:c", second, first, 60) == (False, None), "a FORGET in between wins"

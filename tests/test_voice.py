@@ -123,9 +123,12 @@ def test_a_whole_call_by_keys(phone: Phone) -> None:
     turn = phone.ring()
     turn = phone.press(turn, "3")
     heard = []
-    while "That is everything" not in " ".join(turn.says):
+    for _ in range(10):
         heard += turn.says
+        if "That is all" in " ".join(turn.says):
+            break
         turn = phone.press(turn, "1")
+    assert "That is all" in " ".join(turn.says)
     assert any("Bullying is when someone" in said for said in heard)
     turn = phone.wait(turn)
     assert turn.says[0] == "Sorry, I didn't get that."
@@ -176,7 +179,8 @@ def test_the_fallback_needs_nothing(make_app: Callable[..., object], tmp_path: o
     app = make_app(STORE=RedisStore("redis://127.0.0.1:1/0"), PROMPTS_DIR=str(tmp_path))
     root = twiml(post(app.test_client(), "/voice/fallback", CALL))  # type: ignore[attr-defined]
     assert (root.find("Dial").text or "").strip() == "+448088020300"  # type: ignore[union-attr]
-    assert "oh eight oh eight" in (root.find("Say").text or "")  # type: ignore[union-attr]
+    says = [say.text or "" for say in root.iter("Say")]
+    assert "nine nine nine" in says[0] and "oh eight oh eight" in says[1]
 
 
 def test_health(client: object) -> None:
@@ -191,14 +195,71 @@ def test_readyz_is_503_when_redis_is_gone(make_app: Callable[..., object]) -> No
     assert ready.status_code == 503 and ready.get_json()["store"]["ok"] is False
 
 
-def test_too_many_new_calls_from_one_number_get_the_number_and_goodbye(
+def ring_from(app: object, caller: str) -> object:
+    """A new call (its own CallSid) from a caller."""
+    return Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=caller).ring()
+
+
+def test_a_caller_over_the_limit_skips_the_menu_not_the_help(
     phone: Phone, app: object, redis_client: object
 ) -> None:
     for _ in range(10):
-        assert Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=phone.caller).ring().waits
-    limited = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=phone.caller).ring()
-    assert limited.hung_up and "oh eight oh eight" in " ".join(limited.says)
-    other = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller="+447700900999").ring()
+        assert ring_from(app, phone.caller).waits
+    limited = ring_from(app, phone.caller)
+    assert "nine nine nine" in limited.says[0], "the 999 notice comes first"
+    assert "oh eight oh eight" in " ".join(limited.says)
+    assert limited.dials == "+448088020300", "open: the caller is put through"
+    other = ring_from(app, "+447700900999")
     assert other.waits, "another caller is not limited"
     counters = list(redis_client.scan_iter(match="ivr:rate:call:*"))  # type: ignore[attr-defined]
     assert len(counters) == 2 and all(0 < redis_client.ttl(key) <= 600 for key in counters)  # type: ignore[attr-defined]
+
+
+def test_over_the_limit_when_closed_the_caller_hears_when_it_opens(
+    phone: Phone, app: object, clock: list[object]
+) -> None:
+    clock[0] = CLOSED
+    for _ in range(10):
+        ring_from(app, phone.caller)
+    limited = ring_from(app, phone.caller)
+    said = " ".join(limited.says)
+    assert "nine nine nine" in limited.says[0]
+    assert "closed" in said and "opens tomorrow" in said and "oh eight oh eight" in said
+    assert limited.dials is None and limited.waits, "a closed helpline is not rung; the caller can go on"
+    topic = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=phone.caller).press(limited, "2")
+    assert "Harassment might include" in " ".join(topic.says)
+
+
+@pytest.mark.parametrize("withheld", ["anonymous", "Restricted", "unavailable", "unknown", "", "266696687"])
+def test_withheld_callers_are_never_pooled_under_one_limit(app: object, withheld: str, redis_client: object) -> None:
+    for _ in range(15):
+        turn = ring_from(app, withheld)
+        assert turn.waits and turn.dials is None and "For stalking, press 1." in turn.says
+    assert not list(redis_client.scan_iter(match="ivr:rate:call:*"))  # type: ignore[attr-defined]
+
+
+def test_a_retried_delivery_of_one_call_never_counts_toward_the_limit(app: object) -> None:
+    caller = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller="+447700900555")
+    for _ in range(30):
+        assert caller.ring().waits, "the same CallSid delivered again is one call"
+    for _ in range(9):
+        assert ring_from(app, caller.caller).waits
+    assert ring_from(app, caller.caller).dials, "the eleventh different call is over the limit"
+
+
+def test_a_whole_topic_through_the_line_open_and_closed(phone: Phone, clock: list[object]) -> None:
+    """Star at the end replays from part 1; no "Press 1" when nothing follows; closed said once."""
+    for moment in (None, CLOSED):
+        if moment is not None:
+            clock[0] = moment
+        turn = phone.press(phone.ring(), "3")
+        heard = list(turn.says)
+        for _ in range(10):
+            if "That is all" in " ".join(turn.says):
+                break
+            turn = phone.press(turn, "1")
+            heard += turn.says
+        assert "That is all" in " ".join(turn.says) and "Press 1" not in " ".join(turn.says)
+        assert " ".join(heard).count("closed now") == (1 if moment else 0)
+        again = phone.press(turn, "*")
+        assert again.says[0].startswith("Bullying is"), again.says[0]

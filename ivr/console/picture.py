@@ -10,8 +10,9 @@ from typing import Any
 import yaml
 
 from .. import gsm
-from ..engine import HELPLINE_KEY, MENU_KEY, NEXT_KEYS, REPEAT_KEY, published_hours
+from ..engine import HELPLINE_KEY, MENU_KEY, NEXT_KEYS, REPEAT_KEY, published_hours, topic_list
 from ..hours import spoken_when, written_when
+from ..prompt_files import Files, YamlProblem, parse_yaml
 from ..script import Language, Script, Topic, say_seconds, words_of
 
 # Plain names for the voice prompts whose key names are not plain enough on their own.
@@ -82,8 +83,9 @@ class Picture:
 class Places:
     """Find the file and line of any key in the prompt files, as `ivr check` names them."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, files: Files | None = None) -> None:
         self.root = root
+        self.files = files  # the texts the running script was built from: never read the folder again here
         self._lines: dict[Path, dict[tuple[Any, ...], int]] = {}
 
     def where(self, candidates: list[Path], *loc: Any) -> str:
@@ -107,10 +109,13 @@ class Places:
 
     def _index(self, path: Path) -> dict[tuple[Any, ...], int]:
         if path not in self._lines:
-            try:
-                node = yaml.compose(path.read_text(encoding="utf-8"))
-            except (OSError, yaml.YAMLError):
-                node = None
+            node = None
+            rel = path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else ""
+            if self.files is not None and self.files.has(rel):
+                try:
+                    node = parse_yaml(self.files.texts[rel])[1]  # safe: size, depth and aliases are checked
+                except YamlProblem:
+                    node = None
             found: dict[tuple[Any, ...], int] = {}
             _walk(node, (), found)
             self._lines[path] = found
@@ -135,7 +140,7 @@ def picture(live: Any, prompts_dir: str, now: datetime) -> Picture:
     view = Picture(sorted(live.problems), script is None)
     if script is None:
         return view
-    places = Places(Path(prompts_dir))
+    places = Places(Path(prompts_dir), script.files)
     view.languages = [_Builder(script, language, places, now).build() for language in script.languages.values()]
     return view
 
@@ -164,8 +169,9 @@ class _Builder:
     def voice(self, name: str, label: str = "", **values: str) -> Prompt:
         """A voice prompt, filled as a caller hears it, timed as `ivr check --stats` times it."""
         template = getattr(self.language.voice, name)
-        timed = self.script.fill(template, "voice", **{"title": "", "key": "", "opens": "", **values})
-        shown = {"title": "[the topic]", "key": "[its key]", "opens": self._opens_spoken(), **values}
+        topics = topic_list(self.language)
+        timed = self.script.fill(template, "voice", **{"title": "", "key": "", "opens": "", "topics": topics, **values})
+        shown = {"title": "[the topic]", "key": "[its key]", "opens": self._opens_spoken(), "topics": topics, **values}
         text = self.script.fill(template, "voice", **shown)
         where = self.places.where(self.menu_files, "voice", name)
         offers = "{helpline" in template or HELPLINE_KEY in words_of(text)
@@ -213,7 +219,7 @@ class _Builder:
         parts = []
         for index, part in enumerate(topic.voice_parts):
             where = self.places.first(files, ("parts", index, "voice"), ("parts", index))
-            text = self.script.fill(part, "voice")
+            text = self.script.fill(part, "voice", title=topic.title)
             parts.append(Prompt(f"part {index + 1}", text, where, say_seconds(part, self.wpm)))
         start = self.places.where(files, "parts")
         pages = [Prompt(f"page {index}", page, start, segments=gsm.cost(page).segments)

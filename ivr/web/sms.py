@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response
@@ -29,6 +30,7 @@ bp = Blueprint("sms", __name__, url_prefix="/sms")
 bp.before_request(require_signature)
 
 MAX_BODY = 1600
+SAVE_ATTEMPTS = 4  # texts arriving at once: each answers from the place the one before it left
 
 
 @bp.post("")
@@ -39,18 +41,15 @@ def incoming() -> Response:
         return answer_with(fallback.sms_twiml())
     sender = field("From", 64)
     key, counter = session_key("text", sender), session_key("rate:text", sender)
-    settings = current.service.sms
-    count, stored = _load(counter, settings.rate_limit_minutes * 60, key)
-    thread, token = _thread(stored)
+    count, stored = _load(counter, current.service.sms.rate_limit_minutes * 60, key)
     delivery = _delivery()
-    retry = bool(delivery) and token == delivery
-    if retry:
-        thread = Thread.from_dict((stored or {}).get("before"))  # a retry: answer it again
-    reply = engine.reply_to_text(current, thread, field("Body", MAX_BODY), now())
-    if count > settings.rate_limit_messages and reply.thread is not None:
-        reply = _limited(current, thread, count - settings.rate_limit_messages)
-    day = None if retry else stats.tally(now(), "texts", event_field(reply.event, "sms"))
-    _keep(key, counter, thread, reply, delivery, day)
+    for attempt in range(SAVE_ATTEMPTS):
+        thread, reply, retry = _answer(current, stored, delivery, count)
+        # The day's count goes with the first attempt only: the text arrived once.
+        day = None if retry or attempt else stats.tally(now(), "texts", event_field(reply.event, "sms"))
+        saved, stored = _keep(key, stored, thread, reply, delivery, day, last=attempt == SAVE_ATTEMPTS - 1)
+        if saved:
+            break
     if not retry:
         metrics.MESSAGES.inc()
         metrics.count_event(reply.event, "sms")
@@ -70,6 +69,21 @@ def _load(counter: str | None, window: int, key: str | None) -> tuple[int, dict[
     return store_call("count_and_load", counter, window, key) or (0, None)
 
 
+def _answer(
+    current: Script, stored: dict[str, Any] | None, delivery: str, count: int
+) -> tuple[Thread, TextReply, bool]:
+    """Answer the text from the stored place; a retried delivery is answered as it was the first time."""
+    thread, token = _thread(stored)
+    retry = bool(delivery) and token == delivery
+    if retry:
+        thread = Thread.from_dict((stored or {}).get("before"))
+    reply = engine.reply_to_text(current, thread, field("Body", MAX_BODY), now())
+    limit = current.service.sms.rate_limit_messages
+    if count > limit:
+        reply = _limited(current, thread, reply, count - limit)
+    return thread, reply, retry
+
+
 def _thread(stored: dict[str, Any] | None) -> tuple[Thread, str | None]:
     if not stored:
         return Thread(), None
@@ -77,8 +91,13 @@ def _thread(stored: dict[str, Any] | None) -> tuple[Thread, str | None]:
     return Thread.from_dict(stored.get("thread")), token if isinstance(token, str) else None
 
 
-def _limited(current: Script, thread: Thread, over: int) -> TextReply:
-    """One short notice when a texter passes the limit, then silence until the window passes."""
+def _limited(current: Script, thread: Thread, reply: TextReply, over: int) -> TextReply:
+    """One short notice when a texter passes the limit, then silence until the window passes.
+
+    FORGET and STOP still clear the texter's place, without a reply.
+    """
+    if reply.thread is None:
+        return replace(reply, text=None)
     text = engine.limited_text(current, thread) if over == 1 else None
     return TextReply(text, thread, "rate-limited")
 
@@ -90,16 +109,24 @@ def _delivery() -> str:
 
 
 def _keep(
-    key: str | None, counter: str | None, before: Thread, reply: TextReply, delivery: str, day: Tally | None
-) -> None:
-    """Save the texter's thread (or forget them when they ask), and count the day's texts."""
+    key: str | None, stored: dict[str, Any] | None, before: Thread, reply: TextReply, delivery: str,
+    day: Tally | None, last: bool,
+) -> tuple[bool, dict[str, Any] | None]:
+    """Save the texter's thread (or forget them when they ask), and count the day's texts.
+
+    The thread is saved only if the stored place is still the one this answer
+    started from; otherwise another text got there first, and the stored place
+    comes back to answer from again (never moving the texter backwards).
+    """
     if key is None:
         if day is not None:
             store_call("count", day)
-        return
-    if reply.thread is None:
-        keys = (key, counter) if reply.event == "forget" and counter else (key,)
-        store_call("forget", *keys, tally=day)
-        return
+        return True, None
+    if reply.thread is None:  # FORGET or STOP: the place goes; the anonymous reply counter expires on its own
+        store_call("forget", key, tally=day)
+        return True, None
     session = {"thread": reply.thread.to_dict(), "before": before.to_dict(), "token": delivery}
-    store_call("save", key, session, TEXT_TTL_SECONDS, day)
+    if last:  # after several texts in a row got there first, answer this one as it stands
+        store_call("save", key, session, TEXT_TTL_SECONDS, day)
+        return True, None
+    return store_call("save_if", key, stored, session, TEXT_TTL_SECONDS, day) or (True, None)

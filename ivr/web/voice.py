@@ -9,6 +9,7 @@ from flask import Blueprint, Response, request
 from .. import engine, fallback, metrics, stats, twiml
 from ..config import CALL_TTL_SECONDS
 from ..engine import Call, Heard, VoiceReply
+from ..schema import E164
 from ..script import Script
 from ..stats import event_field
 from ..store import COUNT, Limit
@@ -16,6 +17,7 @@ from ..twilio_status import CALL_ENDED
 from .common import (
     field,
     fingerprint,
+    line,
     next_url,
     note,
     now,
@@ -80,7 +82,16 @@ def status() -> Response:
 @bp.post("/fallback")
 def fallback_call() -> Response:
     """Read the helpline number and ring it; needs no Redis and no prompt files."""
-    return answer_with(fallback.voice_twiml())
+    return answer_with(fallback_document())
+
+
+def fallback_document() -> str:
+    """The fixed fallback, told the opening hours by the last good prompts when they are at hand."""
+    try:
+        known, moment = line().live.current(), now()
+    except Exception:  # the fallback must answer, whatever broke
+        known, moment = None, None
+    return fallback.voice_twiml(known, moment)
 
 
 def _reply(current: Script, reply: VoiceReply, new_call: bool = False) -> Response:
@@ -93,7 +104,7 @@ def _reply(current: Script, reply: VoiceReply, new_call: bool = False) -> Respon
             metrics.CALLS.inc()
         metrics.count_event(reply.event, "voice")
     if limit is not None and calls > current.service.calls.rate_limit_calls:
-        reply = replace(engine.goodbye(current, reply.call), event="rate-limited")
+        reply = replace(engine.helpline_at_once(current, now()), event="rate-limited")
     note(state=reply.call.node, event=reply.event)
     state = reply.call.encode()
     document = twiml.voice(reply, current, next_url(ANSWER_PATH, state), next_url(DIALLED_PATH, state))
@@ -101,9 +112,17 @@ def _reply(current: Script, reply: VoiceReply, new_call: bool = False) -> Respon
 
 
 def _call_limit(current: Script) -> Limit | None:
-    """The new-call counter for this caller's number (an HMAC of it), if the number is known."""
-    key = session_key("rate:call", field("From", 64))
-    return Limit(key, current.service.calls.rate_limit_minutes * 60) if key else None
+    """The new-call counter for this caller's number (an HMAC of it), for real numbers only.
+
+    A withheld number arrives as a word ("anonymous", "restricted" ...): it is never
+    limited, so callers who hide their number are never pooled under one key. The
+    counter holds each call's hashed CallSid, so a retried delivery never counts.
+    """
+    caller, call = field("From", 64), session_key("call", field("CallSid", 64))
+    if not E164.match(caller) or call is None:
+        return None
+    key = session_key("rate:call", caller)
+    return Limit(key, current.service.calls.rate_limit_minutes * 60, call) if key else None
 
 
 def _remember(reply: VoiceReply, counts: tuple[str, ...], limit: Limit | None) -> tuple[bool, int]:
