@@ -27,6 +27,12 @@ SMS_TEXT = (
     "weekdays. In danger now? Call 999."
 )
 
+# On WhatsApp a texter may think the number takes WhatsApp calls: say it is a phone call.
+WHATSAPP_TEXT = (
+    "Sorry, this service has a problem. National Stalking Helpline: phone 0808 802 0300 "
+    "(a normal phone call, weekdays). In danger now? Call 999."
+)
+
 
 def voice_twiml() -> str:
     """Read the helpline number, ring it, then read it again."""
@@ -38,8 +44,8 @@ def voice_twiml() -> str:
     return str(response)
 
 
-def sms_twiml() -> str:
-    """Text the helpline number and 999."""
+def sms_twiml(channel: str = "sms") -> str:
+    """Text the helpline number and 999, in words that fit the channel ("sms" or "whatsapp")."""
     response = MessagingResponse()
-    response.message(SMS_TEXT)
+    response.message(WHATSAPP_TEXT if channel == "whatsapp" else SMS_TEXT)
     return str(response)
