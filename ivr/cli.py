@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import config, logs, operations, prompt_stats, stats
+from .channels import CHANNELS, by_name
 from .hours import parse_moment, status_line, week_lines
 from .phone import FlaskTransport, HttpTransport, Phone, Turn, describe_text
 from .prompt_files import iter_problems
@@ -188,10 +189,14 @@ def _show(turn: Turn) -> None:
 @token_option
 @prompts_option
 @at_option
-def text(url: str | None, token: str | None, prompts: str | None, at: str | None) -> None:
+@click.option("--channel", "channel_name", type=click.Choice([channel.name for channel in CHANNELS]),
+              default="sms", show_default=True, help="Text as an SMS, or as a WhatsApp message with its fields.")
+def text(url: str | None, token: str | None, prompts: str | None, at: str | None, channel_name: str) -> None:
     """Play a texter: send each typed line, print each reply and its segments."""
     with _quiet():
-        _text(_phone(url, token, prompts, _at(at)))
+        phone = _phone(url, token, prompts, _at(at))
+        phone.channel = by_name(channel_name)
+        _text(phone)
 
 
 def _text(phone: Phone) -> None:
@@ -206,7 +211,7 @@ def _text(phone: Phone) -> None:
         elif turn.message is None:
             click.echo("  (no reply)")
         else:
-            click.echo(f"  reply {describe_text(turn.message)}:")
+            click.echo(f"  reply {describe_text(turn.message, phone.channel)}:")
             for reply_line in turn.message.splitlines():
                 click.echo(f"    {reply_line}")
 
