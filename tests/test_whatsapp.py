@@ -8,12 +8,16 @@ Every request is signed and shaped like Twilio's WhatsApp webhook: a MessageSid
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
+import requests
 from click.testing import CliRunner
 
 from ivr import engine, gsm
@@ -21,17 +25,19 @@ from ivr.channels import SMS, WHATSAPP, WHATSAPP_MAX_CHARACTERS, from_sender
 from ivr.cli import main
 from ivr.engine import Thread
 from ivr.fallback import WHATSAPP_TEXT
-from ivr.phone import FlaskTransport, Phone
+from ivr.phone import FAKE_CALLER, FAKE_PROFILE_NAME, FlaskTransport, Phone
 from ivr.rehearsal import walk_texts
 from ivr.script import Script, load
 from ivr.store import PREFIX, RedisStore, key_for
 
 from .conftest import BASE_URL, CLOSED, OPEN, REDIS_URL, TOKEN
 from .redis_server import RedisServer, redis_server
+from .server import procfile_server
 from .test_engine import FUZZY_CASES, NEAR_OPT_OUTS, TEXT_KEYWORDS
 from .test_privacy import everything_in
 from .test_stats import metric
 
+IVR = str(Path(sys.executable).parent / "ivr")
 SECRET = b"test-secret"  # SESSION_SECRET in conftest's make_app
 NUMBER = "+447700900432"
 MARKER_NAME = "Zebulon Quixotewright"  # a ProfileName no prompt or key could hold by chance
@@ -399,3 +405,49 @@ def test_every_whatsapp_prompt_is_rendered_in_the_rehearsal(script: Script) -> N
             assert any(script.fill(template, "sms") in text for text in texted), f"whatsapp.{name} never texted"
     for topic in script.default.topics:
         assert set(topic.pages("whatsapp")) <= texted
+
+
+# ------------------------------------------------------------------ the real server
+
+
+def test_a_whatsapp_conversation_through_gunicorn_reads_every_topic_and_leaves_no_trace(
+    always_open: Path, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    service = always_open / "service.yaml"
+    service.write_text(service.read_text().replace("page_characters: 800", "page_characters: 400"))
+    script = load(always_open).script
+    assert script is not None
+    env = {"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": REDIS_URL, "SESSION_SECRET": "e2e",
+           "PROMPTS_DIR": str(always_open)}
+    typed = ["hi"]
+    for topic in script.default.topics:
+        typed += [topic.keywords[0]] + ["more"] * (len(topic.pages("whatsapp")) - 1)
+    typed += ["call", "hide", "stop"]
+    with (tmp_path / "server.log").open("w+") as log, procfile_server(env, log_to=log) as base:
+        result = subprocess.run(
+            [IVR, "text", "--channel", "whatsapp", "--url", base], input="\n".join(typed) + "\n",
+            capture_output=True, text=True, timeout=60, env={**os.environ, "TWILIO_AUTH_TOKEN": TOKEN},
+        )
+        exposed = requests.get(base + "/metrics", timeout=5).text
+        log.seek(0)
+        logged = log.read()
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    shown = "\n".join(line.removeprefix("    ") for line in out.splitlines())
+    for topic in script.default.topics:
+        for page in topic.pages("whatsapp"):
+            assert page in shown, f"{topic.name} page never read:\n{out}"
+    for words in ("1 *STALKING*", "0808 802 0300", "Open Mon Tue Wed Thu Fri Sat Sun 00:00-24:00", "Delete chat",
+                  "will not message you again unless you write to it"):
+        assert words in out, f"{words!r} never shown:\n{out}"
+    assert "(the line answered HTTP" not in out and "(no reply)" not in out
+    assert 'ivr_messages_total{channel="whatsapp"}' in exposed
+    markers = (FAKE_PROFILE_NAME.lower(), FAKE_CALLER, FAKE_CALLER[1:], "07700900000")
+    for key in redis_client.scan_iter(match=f"{PREFIX}*"):
+        assert not key.startswith(f"{PREFIX}wa:".encode()), "STOP forgot the texter's place"
+        assert not [marker for marker in markers if marker.encode() in key.lower()]
+        if redis_client.type(key) == b"hash":
+            blob = b" ".join(part for pair in redis_client.hgetall(key).items() for part in pair).lower()
+            assert not [marker for marker in markers if marker.encode() in blob]
+    assert logged and not [marker for marker in markers if marker in logged.lower()], logged
+    assert not [marker for marker in markers if marker in exposed.lower()]
