@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,10 +31,9 @@ from ivr.script import Script, load
 from ivr.store import PREFIX, RedisStore, key_for
 
 from .conftest import BASE_URL, CLOSED, OPEN, REDIS_URL, TOKEN
-from .redis_server import RedisServer, redis_server
 from .server import procfile_server
 from .test_engine import FUZZY_CASES, NEAR_OPT_OUTS, TEXT_KEYWORDS
-from .test_privacy import everything_in
+from .test_privacy import db, everything_in, line, private_redis  # noqa: F401 - fixtures: a private Redis
 from .test_stats import metric
 
 IVR = str(Path(sys.executable).parent / "ivr")
@@ -282,21 +281,6 @@ def test_a_whatsapp_message_is_refused_unsigned(client: object, wa: Phone) -> No
 # ------------------------------------------------------------------ never kept, never logged
 
 
-@pytest.fixture(scope="module")
-def private_redis() -> Iterator[RedisServer]:
-    with redis_server() as server:
-        yield server
-
-
-@pytest.fixture
-def private_db(private_redis: RedisServer) -> Iterator[redis.Redis]:
-    client = private_redis.client()
-    client.flushall()
-    yield client
-    client.flushall()
-    client.close()
-
-
 MARKERS = (MARKER_NAME, "quixotewright", NUMBER, NUMBER[1:], "07700900432", LATITUDE, LONGITUDE, "51.50136",
            "markermediaurl", "Marker Street", "Markerhome")
 
@@ -308,13 +292,12 @@ def whole_whatsapp_conversation(phone: Phone) -> list[str | None]:
 
 
 def test_profile_name_waid_place_and_media_are_kept_nowhere(
-    make_app: Callable[..., object], private_redis: RedisServer, private_db: redis.Redis,
-    ivr_log: Callable[[], str],
+    line: object, db: redis.Redis, ivr_log: Callable[[], str]  # noqa: F811 - the fixtures imported above
 ) -> None:
-    app = make_app(REDIS_URL=private_redis.url)
+    app = line
     replies = whole_whatsapp_conversation(whatsapp(app))
     assert all(replies)
-    contents = everything_in(private_db)
+    contents = everything_in(db)
     assert contents
     for key, values, ttl in contents:
         assert key.decode().startswith(PREFIX) and ttl > 0
@@ -433,7 +416,7 @@ def test_a_whatsapp_conversation_through_gunicorn_reads_every_topic_and_leaves_n
         logged = log.read()
     out = result.stdout
     assert result.returncode == 0, result.stderr
-    shown = "\n".join(line.removeprefix("    ") for line in out.splitlines())
+    shown = "\n".join(row.removeprefix("    ") for row in out.splitlines())
     for topic in script.default.topics:
         for page in topic.pages("whatsapp"):
             assert page in shown, f"{topic.name} page never read:\n{out}"
