@@ -28,7 +28,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from . import gsm
-from .channels import CHANNELS, SMS, Channel
+from .channels import CHANNELS, SMS, WHATSAPP, Channel
 from .hours import OpeningHours
 from .prompt_files import Files, Problem, YamlProblem, parse_yaml, read_folder
 from .schema import MenuFile, Part, Service, SmsWords, TopicFile, VoiceWords, WhatsappWords
@@ -101,7 +101,7 @@ class Language:
     sms_menu: str
     voice_name: str | None = None
     sms_choose: str | None = None
-    whatsapp: WhatsappWords | None = None
+    channel_words: tuple[tuple[str, WhatsappWords], ...] = ()  # other text channels' own words, by channel name
     channel_menus: tuple[tuple[str, str], ...] = ()  # other text channels' menus, by channel name
     bold: tuple[str, ...] = ()  # the words a channel with bold may mark in replies
 
@@ -111,8 +111,7 @@ class Language:
 
     def words(self, channel: str, name: str) -> str:
         """Return a text prompt as a channel words it, or the SMS wording where the channel has none."""
-        own = getattr(self, channel, None) if channel != "sms" else None
-        value = getattr(own, name, None)
+        value = getattr(dict(self.channel_words).get(channel), name, None)
         return value if isinstance(value, str) else getattr(self.sms, name)
 
     def topic(self, name: str) -> Topic | None:
@@ -437,7 +436,7 @@ def _load_language(
         sms_menu=sms_menu,
         voice_name=menu.language.voice,
         sms_choose=_safe_fill(service, menu.language.sms_choose, "sms") if menu.language.sms_choose else None,
-        whatsapp=menu.whatsapp,
+        channel_words=((WHATSAPP.name, menu.whatsapp),),
         bold=bold,
     )
 
@@ -765,7 +764,7 @@ def _channel_menus(languages: dict[str, Language], service: Service, report: _Re
             for name, what, with_menu in SIZED_REPLIES:
                 text = _safe_fill(service, language.words(channel.name, name), "sms")
                 text = text + "\n" + menu if with_menu else text
-                own = getattr(getattr(language, channel.name, None), name, None) is not None
+                own = getattr(dict(language.channel_words).get(channel.name), name, None) is not None
                 loc = (channel.name if own else "sms", name)
                 _check_fits(rel, loc, text, channel, channel.reply_limit(service), report, f"{what} on {channel.label}")
         dressed[code] = language

@@ -158,7 +158,7 @@ def test_stop_on_whatsapp_confirms_in_one_line_and_forgets(wa: Phone, script: Sc
     assert (wa.text("harassment").message or "").startswith("*HARASSMENT*:")
     assert list(redis_client.scan_iter(match="ivr:wa:*"))  # type: ignore[attr-defined]
     turn = wa.text("STOP")
-    assert turn.message == script.fill(script.default.whatsapp.opted_out, "sms")
+    assert turn.message == script.fill(script.default.words("whatsapp", "opted_out"), "sms")
     assert "\n" not in turn.message and "999" in turn.message
     assert not list(redis_client.scan_iter(match="ivr:wa:*")), "the place is forgotten"  # type: ignore[attr-defined]
     assert wa.text("more").message == script.default.menu("whatsapp"), "nothing to continue"
@@ -216,7 +216,7 @@ def test_hide_tells_how_to_delete_the_chat_on_both_channels(app: object, script:
     assert "Delete" in sms_hide and "999" in sms_hide
     assert gsm.is_gsm(sms_hide) and gsm.cost(sms_hide).segments == 1
     wa_hide = whatsapp(app).text("delete").message or ""
-    assert wa_hide == script.fill(script.default.whatsapp.hide, "sms") and "WhatsApp" in wa_hide
+    assert wa_hide == script.fill(script.default.words("whatsapp", "hide"), "sms") and "WhatsApp" in wa_hide
 
 
 def test_hide_keeps_the_texters_place(wa: Phone, script: Script, make_app: Callable[..., object],
@@ -383,7 +383,7 @@ def test_the_sms_limits_are_still_checked_in_segments(prompts_copy: Path) -> Non
 
 def test_every_whatsapp_prompt_is_rendered_in_the_rehearsal(script: Script) -> None:
     texted = {reply.text for moment in (OPEN, CLOSED) for reply in walk_texts(script, moment) if reply.text}
-    for name, template in script.default.whatsapp:
+    for name, template in dict(script.default.channel_words)["whatsapp"]:
         if isinstance(template, str):
             assert any(script.fill(template, "sms") in text for text in texted), f"whatsapp.{name} never texted"
     for topic in script.default.topics:
