@@ -5,8 +5,9 @@ says which (``whatsapp:+44…``). :func:`from_sender` reads it once, and the
 :class:`Channel` then travels down: the engine picks the channel's pages and
 menu, the store keys the texter under the channel's own kind, and the counts
 and metrics carry its name. Adding a channel is one more :class:`Channel` here,
-its page settings in ``prompts/service.yaml`` (:mod:`ivr.schema`), and its
-words in the prompt files. Nothing here does I/O.
+its page setting in ``prompts/service.yaml`` (:mod:`ivr.schema`), and its own
+words in a ``menu.yaml`` section (``Language.channel_words`` in
+:mod:`ivr.script`). Nothing here does I/O.
 """
 
 from __future__ import annotations
