@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import config, logs, operations, prompt_stats, stats
+from .channels import CHANNELS, by_name
 from .console import accounts
 from .hours import parse_moment, status_line, week_lines
 from .phone import FAKE_CALLER, FlaskTransport, HttpTransport, LineUnreachable, Phone, Turn, describe_text
@@ -205,10 +206,16 @@ def _show(turn: Turn) -> None:
 @prompts_option
 @at_option
 @from_option
-def text(url: str | None, token: str | None, prompts: str | None, at: str | None, caller: str) -> None:
+@click.option("--channel", "channel_name", type=click.Choice([channel.name for channel in CHANNELS]),
+              default="sms", show_default=True, help="Text as an SMS, or as a WhatsApp message with its fields.")
+def text(
+    url: str | None, token: str | None, prompts: str | None, at: str | None, caller: str, channel_name: str
+) -> None:
     """Play a texter: send each typed line, print each reply and its segments."""
     with _quiet(), _reaching(url):
-        _text(_phone(url, token, prompts, _at(at), caller))
+        phone = _phone(url, token, prompts, _at(at), caller)
+        phone.channel = by_name(channel_name)
+        _text(phone)
 
 
 def _text(phone: Phone) -> None:
@@ -223,7 +230,7 @@ def _text(phone: Phone) -> None:
         elif turn.message is None:
             click.echo("  (no reply)")
         else:
-            click.echo(f"  reply {describe_text(turn.message)}:")
+            click.echo(f"  reply {describe_text(turn.message, phone.channel)}:")
             for reply_line in turn.message.splitlines():
                 click.echo(f"    {reply_line}")
 

@@ -22,6 +22,7 @@ from functools import lru_cache
 import snowballstemmer
 from rapidfuzz import fuzz, process
 
+from .channels import SMS, Channel
 from .hours import spoken_when, written_when
 from .script import Language, Script, Topic, words_of
 from .twilio_status import DIAL_CONNECTED, DIAL_OUTCOMES
@@ -473,19 +474,21 @@ class TextReply:
     event: str
 
 
-def reply_to_text(script: Script, thread: Thread, body: str, now: datetime) -> TextReply:
-    """Answer one incoming text."""
+def reply_to_text(script: Script, thread: Thread, body: str, now: datetime, channel: Channel = SMS) -> TextReply:
+    """Answer one incoming text, on the channel it came by."""
     words = words_of(body)
     whole = " ".join(words)
     if whole.replace(" ", "") in OPT_OUT:
-        return TextReply(None, None, "opt-out")
+        return _opted_out(script, thread, channel)
     language = script.language(thread.lang)
     thread = replace(thread, lang=language.code)
     if whole in language.sms.say_forget:
         return TextReply(script.fill(language.sms.forget, "sms"), None, "forget")
+    if whole in language.sms.say_hide:
+        return TextReply(script.fill(language.words(channel.name, "hide"), "sms"), thread, "hide")
     chosen = _text_language(script, words)
     if chosen is not None:
-        return _text_menu(chosen, Thread(lang=chosen.code))
+        return _text_menu(chosen, Thread(lang=chosen.code), channel)
     if _says_any_form(language.code, words, language.sms.say_danger):
         danger = script.fill(language.sms.danger, "sms")
         return TextReply(f"{danger}\n{_call_text(script, language, now)}", thread, "danger")
@@ -493,24 +496,40 @@ def reply_to_text(script: Script, thread: Thread, body: str, now: datetime) -> T
         return TextReply(_call_text(script, language, now), thread, "helpline")
     numbered = language.topic_by_key(whole) if whole.isdigit() else None
     if numbered is not None:
-        return _page(thread, numbered, 0)
-    return _text_words(script, language, thread, words, now)
+        return _page(thread, numbered, 0, channel)
+    return _text_words(script, language, thread, words, now, channel)
+
+
+def reply_to_media(script: Script, thread: Thread, channel: Channel = SMS) -> TextReply:
+    """Answer a message that holds no words (a picture, voice message, place or contact): say so, then the menu."""
+    language = script.language(thread.lang)
+    thread = replace(thread, lang=language.code, topic="", page=0)
+    sorry = script.fill(language.words(channel.name, "words_only"), "sms")
+    return TextReply(f"{sorry}\n{language.menu(channel.name)}", thread, "words-only")
+
+
+def _opted_out(script: Script, thread: Thread, channel: Channel) -> TextReply:
+    """Forget the texter; where no carrier answers STOP (WhatsApp), confirm it in one line."""
+    if not channel.confirms_opt_out:
+        return TextReply(None, None, "opt-out")
+    language = script.language(thread.lang)
+    return TextReply(script.fill(language.words(channel.name, "opted_out"), "sms"), None, "opt-out")
 
 
 def _text_words(
-    script: Script, language: Language, thread: Thread, words: tuple[str, ...], now: datetime
+    script: Script, language: Language, thread: Thread, words: tuple[str, ...], now: datetime, channel: Channel
 ) -> TextReply:
     topic = _text_topic(language, words)
     if topic is not None:
-        return _page(thread, topic, 0)
+        return _page(thread, topic, 0, channel)
     command = _text_command(language, words)
     if command == "more":
         current = language.topic(thread.topic)
-        if current is not None and thread.page < len(current.sms_pages):
-            return _page(thread, current, thread.page)
+        if current is not None and thread.page < len(current.pages(channel.name)):
+            return _page(thread, current, thread.page, channel)
     if command == "call":
         return TextReply(_call_text(script, language, now), thread, "helpline")
-    return _text_menu(language, replace(thread, topic="", page=0))
+    return _text_menu(language, replace(thread, topic="", page=0), channel)
 
 
 def _text_language(script: Script, words: tuple[str, ...]) -> Language | None:
@@ -558,14 +577,14 @@ def _fuzzy(words: tuple[str, ...], vocab: dict[str, object], known: set[str] | N
     return None
 
 
-def _page(thread: Thread, topic: Topic, page: int) -> TextReply:
-    text = topic.sms_pages[page]
+def _page(thread: Thread, topic: Topic, page: int, channel: Channel) -> TextReply:
+    text = topic.pages(channel.name)[page]
     event = f"topic:{topic.name}" if page == 0 else "more"
     return TextReply(text, replace(thread, topic=topic.name, page=page + 1), event)
 
 
-def _text_menu(language: Language, thread: Thread) -> TextReply:
-    return TextReply(language.sms_menu, thread, "menu")
+def _text_menu(language: Language, thread: Thread, channel: Channel) -> TextReply:
+    return TextReply(language.menu(channel.name), thread, "menu")
 
 
 def _call_text(script: Script, language: Language, now: datetime) -> str:

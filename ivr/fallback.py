@@ -45,6 +45,12 @@ SMS_TEXT = (
     "weekdays. In danger now? Call 999."
 )
 
+# On WhatsApp a texter may think the number takes WhatsApp calls: say it is a phone call.
+WHATSAPP_TEXT = (
+    "Sorry, this service has a problem. National Stalking Helpline: phone 0808 802 0300 "
+    "(a normal phone call, weekdays). In danger now? Call 999."
+)
+
 
 def voice_twiml(script: Script | None = None, now: datetime | None = None) -> str:
     """Say the 999 notice, then ring the helpline (or say when it opens, if the script says it is closed).
@@ -88,8 +94,8 @@ def _closed_twiml(words: str) -> str:
     return str(response)
 
 
-def sms_twiml() -> str:
-    """Text the helpline number and 999."""
+def sms_twiml(channel: str = "sms") -> str:
+    """Text the helpline number and 999, in words that fit the channel ("sms" or "whatsapp")."""
     response = MessagingResponse()
-    response.message(SMS_TEXT)
+    response.message(WHATSAPP_TEXT if channel == "whatsapp" else SMS_TEXT)
     return str(response)

@@ -20,7 +20,7 @@ from prometheus_client import (
 )
 
 CALLS = Counter("ivr_calls", "Calls answered.")
-MESSAGES = Counter("ivr_messages", "Texts received.")
+MESSAGES = Counter("ivr_messages", "Texts received, by channel (sms, whatsapp).", ["channel"])
 TOPICS = Counter("ivr_topic_selected", "Topics chosen, by topic and channel.", ["topic", "channel"])
 TRANSFERS = Counter(
     "ivr_transfers", "Transfers to the helpline, by outcome (closed: asked for while closed).", ["status"]

@@ -18,9 +18,12 @@ from urllib.parse import urljoin, urlsplit
 from twilio.request_validator import RequestValidator
 
 from . import gsm
+from .channels import SMS, WHATSAPP, Channel
 
 FAKE_CALLER = "+447700900000"  # an Ofcom drama number: never a real person's
 FAKE_LINE = "+441632960000"
+FAKE_PROFILE_NAME = "Pretend Texter"  # what WhatsApp would send as the texter's name
+ACCOUNT_SID = "AC" + "0" * 32
 
 
 class Transport(Protocol):
@@ -82,11 +85,15 @@ class Turn:
 class Phone:
     """One pretend caller or texter, signing each webhook as Twilio would."""
 
-    def __init__(self, transport: Transport, base_url: str, token: str, caller: str = FAKE_CALLER) -> None:
+    def __init__(
+        self, transport: Transport, base_url: str, token: str, caller: str = FAKE_CALLER, channel: Channel = SMS
+    ) -> None:
         self.transport = transport
         self.base_url = base_url.rstrip("/")
         self.validator = RequestValidator(token)
         self.caller = caller
+        self.channel = channel  # how texts are sent: SMS, or WhatsApp with its extra fields
+        self.profile_name = FAKE_PROFILE_NAME
         self.call_sid = "CA" + secrets.token_hex(16)
 
     def post(self, path_or_url: str, form: dict[str, str]) -> tuple[int, str]:
@@ -133,16 +140,26 @@ class Phone:
         status, _ = self.post("/voice/status", self._call_form(CallStatus="completed"))
         return status
 
-    def text(self, body: str) -> Turn:
-        """Send one text and return the reply."""
-        sid = "SM" + secrets.token_hex(16)
-        form = {"MessageSid": sid, "From": self.caller, "To": FAKE_LINE, "Body": body}
-        status, document = self.post("/sms", form)
+    def text(self, body: str, **extra: str) -> Turn:
+        """Send one text (on this phone's channel, with any extra fields) and return the reply."""
+        status, document = self.post("/sms", {**self.text_form(body), **extra})
         turn = Turn(status=status)
         if status == 200:
             found = ET.fromstring(document).find("Message")
             turn.message = (found.text or "") if found is not None else None
         return turn
+
+    def text_form(self, body: str) -> dict[str, str]:
+        """Shape one incoming message as Twilio posts it for this phone's channel."""
+        sid = "SM" + secrets.token_hex(16)
+        form = {
+            "MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": ACCOUNT_SID,
+            "From": self.channel.sender(self.caller), "To": self.channel.sender(FAKE_LINE), "Body": body,
+            "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01",
+        }
+        if self.channel is WHATSAPP:
+            form.update(ProfileName=self.profile_name, WaId=self.caller.lstrip("+"), MessageType="text")
+        return form
 
     def _voice(self, url: str, form: dict[str, str]) -> Turn:
         status, document = self.post(url, form)
@@ -172,8 +189,10 @@ def parse_voice(document: str) -> Turn:
     return turn
 
 
-def describe_text(text: str) -> str:
-    """Say what a text costs: segments, encoding and length."""
+def describe_text(text: str, channel: Channel = SMS) -> str:
+    """Say what a text costs: segments, encoding and length (on WhatsApp, its length against its limit)."""
+    if not channel.gsm7:
+        return f"[{channel.label}, {channel.measure(text)} {channel.unit}]"
     cost = gsm.cost(text)
     plural = "" if cost.segments == 1 else "s"
     return f"[{cost.segments} segment{plural}, {cost.encoding}, {cost.units} characters]"

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from . import engine, gsm
+from .channels import CHANNELS
 from .schema import MenuFile, Service, TopicFile
 from .script import Loaded, Script, say_seconds
 
@@ -79,11 +80,12 @@ def _topic_lines(rel: str, topic: TopicFile, service: Service | None, wpm: int) 
 
 def _pages(script: Script) -> Iterator[str]:
     for language in script.languages.values():
-        yield f"\n{language.code}: what each text reply costs"
-        yield f"  {gsm.cost(language.sms_menu).segments:8}  the text menu"
-        for topic in language.topics:
-            for number, page in enumerate(topic.sms_pages, start=1):
-                yield f"  {gsm.cost(page).segments:8}  {topic.name} page {number}"
+        for channel in CHANNELS:
+            yield f"\n{language.code}: what each {channel.label} reply measures, in {channel.unit}"
+            yield f"  {channel.measure(language.menu(channel.name)):8}  the text menu"
+            for topic in language.topics:
+                for number, page in enumerate(topic.pages(channel.name), start=1):
+                    yield f"  {channel.measure(page):8}  {topic.name} page {number}"
 
 
 def opening(script: Script, now: datetime | None = None) -> list[tuple[str, float]]:

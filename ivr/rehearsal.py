@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import engine
+from .channels import CHANNELS, Channel
 from .engine import Call, Heard, Thread
 from .prompt_files import Problem
 from .script import Script
@@ -132,27 +133,38 @@ def _voice(where: str, move: Callable[..., engine.VoiceReply], *args: Any) -> en
 
 
 def walk_texts(script: Script, now: datetime) -> Iterator[engine.TextReply]:
-    """Yield every reply a texter can get at one moment, in every language and topic page."""
+    """Yield every reply a texter can get at one moment, on every text channel, in every language and topic page."""
+    for channel in CHANNELS:
+        yield from _walk_channel(script, now, channel)
+
+
+def _walk_channel(script: Script, now: datetime, channel: Channel) -> Iterator[engine.TextReply]:
     for language in script.languages.values():
         start = Thread(lang=language.code)
-        bodies = ["hello", "more", "menu", "call", "forget", "stop", "0", "999", "xyzzy"]
+        bodies = ["hello", "more", "menu", "call", "forget", "hide", "stop", "0", "999", "xyzzy"]
         bodies += [word for word in language.keywords[:1]]
         bodies += [topic.key for topic in language.topics]
+        on = f"on {channel.label}"
         for body in bodies:
-            yield _text(f"to {body!r}", engine.reply_to_text, script, start, body, now)
+            yield _text(f"to {body!r} {on}", engine.reply_to_text, script, start, body, now, channel)
+        yield _text(f"to a picture {on}", engine.reply_to_media, script, start, channel)
         for topic in language.topics:
-            yield from _page_through(script, start, topic.keywords[0] if topic.keywords else topic.key, now)
-        yield _text("when replies are paused", _limited, script, start)
+            opening = topic.keywords[0] if topic.keywords else topic.key
+            yield from _page_through(script, start, opening, now, channel)
+        yield _text(f"when replies are paused {on}", _limited, script, start)
 
 
 def _limited(script: Script, thread: Thread) -> engine.TextReply:
     return engine.TextReply(engine.limited_text(script, thread), thread, "rate-limited")
 
 
-def _page_through(script: Script, thread: Thread, opening: str, now: datetime) -> Iterator[engine.TextReply]:
+def _page_through(
+    script: Script, thread: Thread, opening: str, now: datetime, channel: Channel
+) -> Iterator[engine.TextReply]:
     body = opening
     for _ in range(100):
-        reply = _text(f"to {body!r} in {thread.lang}", engine.reply_to_text, script, thread, body, now)
+        where = f"to {body!r} in {thread.lang} on {channel.label}"
+        reply = _text(where, engine.reply_to_text, script, thread, body, now, channel)
         yield reply
         if reply.thread is None or reply.event not in ("more",) and not reply.event.startswith("topic:"):
             return

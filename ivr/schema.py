@@ -70,6 +70,11 @@ class SmsSettings(Strict):
     rate_limit_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
 
 
+class WhatsappSettings(Strict):
+    # WhatsApp has no segments: a topic page may be longer than a text, up to Twilio's 1,600 characters.
+    page_characters: Annotated[int, Field(ge=300, le=1600)] = 800
+
+
 class CallSettings(Strict):
     rate_limit_calls: Annotated[int, Field(ge=1)] = 10
     rate_limit_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
@@ -79,6 +84,7 @@ class Service(Strict):
     helpline: Helpline
     voice: VoiceSettings = VoiceSettings()
     sms: SmsSettings = SmsSettings()
+    whatsapp: WhatsappSettings = WhatsappSettings()
     calls: CallSettings = CallSettings()
     hours: HoursSettings
     default_language: str = "en-GB"
@@ -136,17 +142,30 @@ class SmsWords(Strict):
     rate_limited: str
     forget: str
     danger: str
+    menu_hide: str
+    hide: str
+    words_only: str
     say_more: list[str]
     say_menu: list[str]
     say_call: list[str]
     say_forget: list[str]
     say_danger: list[str]
+    say_hide: list[str]
+
+
+class WhatsappWords(Strict):
+    """What WhatsApp texters read where the SMS words do not fit; a missing prompt uses the SMS one."""
+
+    opted_out: str
+    hide: str | None = None
+    words_only: str | None = None
 
 
 class MenuFile(Strict):
     language: LanguageInfo
     voice: VoiceWords
     sms: SmsWords
+    whatsapp: WhatsappWords
     when: WhenWords = WhenWords()
 
 

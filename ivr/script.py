@@ -28,9 +28,10 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from . import gsm
+from .channels import CHANNELS, SMS, WHATSAPP, Channel
 from .hours import OpeningHours
 from .prompt_files import Files, Problem, YamlProblem, parse_yaml, read_folder
-from .schema import MenuFile, Part, Service, SmsWords, TopicFile, VoiceWords
+from .schema import MenuFile, Part, Service, SmsWords, TopicFile, VoiceWords, WhatsappWords
 
 __all__ = ["Files", "Language", "Loaded", "Problem", "Script", "Topic", "load", "load_files"]
 
@@ -80,6 +81,11 @@ class Topic:
     keywords: tuple[str, ...]
     voice_parts: tuple[str, ...]
     sms_pages: tuple[str, ...]
+    channel_pages: tuple[tuple[str, tuple[str, ...]], ...] = ()  # other text channels' pages, by channel name
+
+    def pages(self, channel: str) -> tuple[str, ...]:
+        """Return the topic's pages as texted on a channel (the SMS pages where it has none of its own)."""
+        return dict(self.channel_pages).get(channel, self.sms_pages)
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,18 @@ class Language:
     sms_menu: str
     voice_name: str | None = None
     sms_choose: str | None = None
+    channel_words: tuple[tuple[str, WhatsappWords], ...] = ()  # other text channels' own words, by channel name
+    channel_menus: tuple[tuple[str, str], ...] = ()  # other text channels' menus, by channel name
+    bold: tuple[str, ...] = ()  # the words a channel with bold may mark in replies
+
+    def menu(self, channel: str) -> str:
+        """Return the text menu as a channel shows it (the SMS menu where it has none of its own)."""
+        return dict(self.channel_menus).get(channel, self.sms_menu)
+
+    def words(self, channel: str, name: str) -> str:
+        """Return a text prompt as a channel words it, or the SMS wording where the channel has none."""
+        value = getattr(dict(self.channel_words).get(channel), name, None)
+        return value if isinstance(value, str) else getattr(self.sms, name)
 
     def topic(self, name: str) -> Topic | None:
         """Find a topic by its file name."""
@@ -367,7 +385,7 @@ def _load_languages(files: Files, service: Service, report: _Report) -> dict[str
         if language is not None:
             languages[code] = language
     _check_language_keywords(files, languages, report)
-    return _offer_languages(languages, service, report)
+    return _channel_menus(_offer_languages(languages, service, report), service, report)
 
 
 def _read_topics(files: Files, folder: str, report: _Report) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -404,7 +422,8 @@ def _load_language(
     if menu is None or any(topic is None for _, topic in topic_files.values()):
         return None
     _check_menu(menu_rel, menu, service, report)
-    topics = _build_topics(topic_files, menu, service, report)
+    bold = _bold_words(menu, topic_files)
+    topics = _build_topics(topic_files, menu, service, report, bold)
     sms_menu = _sms_menu(menu, topics, service)
     _check_sms(menu_rel, ("sms", "menu_intro"), sms_menu, service.sms.menu_segments, report, "the SMS menu")
     return Language(
@@ -419,6 +438,8 @@ def _load_language(
         sms_menu=sms_menu,
         voice_name=menu.language.voice,
         sms_choose=_safe_fill(service, menu.language.sms_choose, "sms") if menu.language.sms_choose else None,
+        channel_words=((WHATSAPP.name, menu.whatsapp),),
+        bold=bold,
     )
 
 
@@ -459,7 +480,18 @@ def _sms_menu(menu: MenuFile, topics: tuple[Topic, ...], service: Service) -> st
         line = _safe_fill(service, menu.sms.menu_topic, "sms", key=topic.key, keyword=keyword, title=topic.title)
         lines.append(line)
     lines.append(_safe_fill(service, menu.sms.menu_call, "sms"))
+    lines.append(_safe_fill(service, menu.sms.menu_hide, "sms"))
     return "\n".join(lines)
+
+
+def _bold_words(menu: MenuFile, files: dict[str, tuple[str, TopicFile | None]]) -> tuple[str, ...]:
+    """List the words a texter can send, which a channel with bold marks where a reply writes them in capitals."""
+    sms = menu.sms
+    words = [*menu.language.keywords, *sms.say_more, *sms.say_menu, *sms.say_call, *sms.say_hide]
+    for _, topic in files.values():
+        if topic is not None:
+            words += [topic.title, *topic.keywords]
+    return tuple(dict.fromkeys(word.upper() for word in words if len(word) > 1))
 
 
 def _safe_fill(service: Service, text: str, channel: str, **values: str) -> str:
@@ -472,7 +504,8 @@ def _safe_fill(service: Service, text: str, channel: str, **values: str) -> str:
 
 def _check_menu(rel: str, menu: MenuFile, service: Service, report: _Report) -> None:
     """Check placeholders everywhere, GSM-7 in texts, and how long each prompt takes to say."""
-    tables = (("voice", menu.voice, VOICE_PLACEHOLDERS), ("sms", menu.sms, SMS_PLACEHOLDERS))
+    tables = (("voice", menu.voice, VOICE_PLACEHOLDERS), ("sms", menu.sms, SMS_PLACEHOLDERS),
+              ("whatsapp", menu.whatsapp, SMS_PLACEHOLDERS))
     for section, words, table in tables:
         for key, value in words:
             if not isinstance(value, str):
@@ -481,7 +514,7 @@ def _check_menu(rel: str, menu: MenuFile, service: Service, report: _Report) -> 
             _check_placeholders(rel, loc, value, table.get(key, EVERYWHERE), report)
             if section == "sms":
                 _check_gsm(rel, loc, value, report)
-            else:
+            elif section == "voice":
                 _check_say(rel, loc, value, service, report)
                 _check_spoken(rel, loc, value, report)
     _check_placeholders(rel, ("language", "choose"), menu.language.choose, CHOOSE_PLACEHOLDERS, report)
@@ -574,6 +607,19 @@ def _check_sms(rel: str, loc: tuple[Any, ...], text: str, limit: int, report: _R
                    reason=f"{_where(loc)}text too long")
 
 
+def _check_fits(
+    rel: str, loc: tuple[Any, ...], text: str, channel: Channel, limit: int, report: _Report, what: str
+) -> None:
+    """Check a reply against its channel's limit: SMS segments, or characters where there are none."""
+    if channel.gsm7:
+        _check_sms(rel, loc, text, limit, report, what)
+        return
+    size = channel.measure(text)
+    if size > limit:
+        report.add(rel, loc, f"{_where(loc)}{what} has {size} {channel.unit} on {channel.label}; the most is "
+                   f"{limit}: shorten it", reason=f"{_where(loc)}text too long")
+
+
 def say_seconds(text: str, words_per_minute: int) -> float:
     """Estimate how long a prompt takes to say."""
     return len(WORD.findall(text.lower())) * 60 / words_per_minute
@@ -585,7 +631,8 @@ def words_of(text: str) -> tuple[str, ...]:
 
 
 def _build_topics(
-    files: dict[str, tuple[str, TopicFile | None]], menu: MenuFile, service: Service, report: _Report
+    files: dict[str, tuple[str, TopicFile | None]], menu: MenuFile, service: Service, report: _Report,
+    bold: tuple[str, ...] = (),
 ) -> tuple[Topic, ...]:
     keys = _assign_keys(files, report)
     topics = []
@@ -595,9 +642,11 @@ def _build_topics(
         for index, part in enumerate(topic.parts):
             _check_part(rel, index, part, service, report)
         pages = _pages(rel, topic, menu.sms, service, report)
+        others = tuple((channel.name, _pages(rel, topic, menu.sms, service, report, channel, bold))
+                       for channel in CHANNELS if channel is not SMS)
         words = tuple(dict.fromkeys(word.lower().strip() for word in [topic.title, *topic.keywords]))
         voice = tuple(part.spoken for part in topic.parts)
-        topics.append(Topic(name, keys[name], topic.title, words, voice, pages))
+        topics.append(Topic(name, keys[name], topic.title, words, voice, pages, others))
     return tuple(sorted(topics, key=lambda topic: topic.key))
 
 
@@ -643,23 +692,26 @@ def _check_part(rel: str, index: int, part: Part, service: Service, report: _Rep
     _check_gsm(rel, sms_loc, part.text, report)
 
 
-def _pages(rel: str, topic: TopicFile, sms: SmsWords, service: Service, report: _Report) -> tuple[str, ...]:
-    """Pack a topic's SMS parts into pages of at most max_segments each."""
-    limit = service.sms.max_segments
-    more = _safe_fill(service, sms.page_more, "sms")
-    last = _safe_fill(service, sms.page_last, "sms")
-    longest = max(more, last, key=lambda text: gsm.cost(text).units)
-    texts = [_safe_fill(service, part.text, "sms", title=topic.title) for part in topic.parts]
-    heading = topic.title.upper() + ":"
+def _pages(
+    rel: str, topic: TopicFile, sms: SmsWords, service: Service, report: _Report,
+    channel: Channel = SMS, bold: tuple[str, ...] = (),
+) -> tuple[str, ...]:
+    """Pack a topic's text parts into pages of at most the channel's page limit each."""
+    limit = channel.page_limit(service)
+    more = channel.embolden(_safe_fill(service, sms.page_more, "sms"), bold)
+    last = channel.embolden(_safe_fill(service, sms.page_last, "sms"), bold)
+    longest = max(more, last, key=lambda text: (channel.measure(text), len(text)))
+    texts = [channel.embolden(_safe_fill(service, part.text, "sms", title=topic.title), bold) for part in topic.parts]
+    heading = channel.embolden(topic.title.upper(), bold) + ":"
     pages: list[list[str]] = [[heading]]
     for index, text in enumerate(texts):
         candidate = " ".join([*pages[-1], text])
-        if len(pages[-1]) > 1 and gsm.cost(candidate + "\n" + longest).segments > limit:
+        if len(pages[-1]) > 1 and channel.measure(candidate + "\n" + longest) > limit:
             pages.append([])
         pages[-1].append(text)
         single = " ".join(pages[-1])
         loc = ("parts", index)
-        _check_sms(rel, loc, single + "\n" + longest, limit, report, "this part (with its MORE line)")
+        _check_fits(rel, loc, single + "\n" + longest, channel, limit, report, "this part (with its MORE line)")
     joined = [" ".join(page) for page in pages]
     return tuple(
         page + "\n" + (last if number == len(joined) - 1 else more) for number, page in enumerate(joined)
@@ -692,4 +744,31 @@ def _check_language_keywords(files: Files, languages: dict[str, Language], repor
                     rel = f"{language.code}/topics/{topic.name}.yaml"
                     report.add(rel, ("keywords",), f"keyword {word!r} is also a keyword of {owner[word]!r}")
                 owner.setdefault(word, topic.name)
+
+
+# The replies whose size depends on the menu or the channel's own words, checked on every channel.
+SIZED_REPLIES = (("words_only", "the words-only reply with the menu", True), ("hide", "the HIDE reply", False))
+
+
+def _channel_menus(languages: dict[str, Language], service: Service, report: _Report) -> dict[str, Language]:
+    """Give each language its menu as each text channel shows it, and check each channel's replies fit."""
+    dressed = {}
+    for code, language in languages.items():
+        menus = tuple((channel.name, channel.embolden(language.sms_menu, language.bold))
+                      for channel in CHANNELS if channel is not SMS)
+        language = replace(language, channel_menus=menus)
+        rel = f"{code}/menu.yaml"
+        for channel in CHANNELS:
+            menu = language.menu(channel.name)
+            if channel is not SMS:
+                _check_fits(rel, ("sms", "menu_intro"), menu, channel, channel.menu_limit(service), report,
+                            f"the {channel.label} menu")
+            for name, what, with_menu in SIZED_REPLIES:
+                text = _safe_fill(service, language.words(channel.name, name), "sms")
+                text = text + "\n" + menu if with_menu else text
+                own = getattr(dict(language.channel_words).get(channel.name), name, None) is not None
+                loc = (channel.name if own else "sms", name)
+                _check_fits(rel, loc, text, channel, channel.reply_limit(service), report, f"{what} on {channel.label}")
+        dressed[code] = language
+    return dressed
 

@@ -1,8 +1,9 @@
 """Anonymous daily counts: how the line is used, never who used it.
 
 Each day has one Redis hash (``ivr:stats:2026-11-27``, kept 400 days) of plain
-counts: calls, texts, topics chosen per channel, transfers by outcome, and calls
-that ended without reaching a topic. ``ivr stats`` reads them back.
+counts: calls, messages per text channel (``texts`` for SMS, ``whatsapp``),
+topics chosen per channel, transfers by outcome, and calls that ended without
+reaching a topic. ``ivr stats`` reads them back.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from .channels import CHANNELS
 from .store import PREFIX, Tally
 from .twilio_status import DIAL_ENDINGS
 
@@ -59,7 +61,7 @@ def summary(day: date, counts: dict[str, int]) -> dict[str, object]:
     return {
         "date": day.isoformat(),
         "calls": counts.get("calls", 0),
-        "texts": counts.get("texts", 0),
+        **{channel.count_field: counts.get(channel.count_field, 0) for channel in CHANNELS},
         "calls_without_topic": counts.get("no_topic", 0),
         "reprompts": counts.get("reprompts", 0),
         "topics": topics,
@@ -70,11 +72,12 @@ def summary(day: date, counts: dict[str, int]) -> dict[str, object]:
 def table(rows: list[dict[str, object]]) -> list[str]:
     """Lay the daily summaries out as a text table."""
     names = sorted({name for row in rows for name in row["topics"]})  # type: ignore[attr-defined]
-    head = ["date", "calls", "texts", "no topic", *names, *(f"to {s}" for s in TRANSFER_OUTCOMES)]
+    texts = [channel.count_field for channel in CHANNELS]
+    head = ["date", "calls", *texts, "no topic", *names, *(f"to {s}" for s in TRANSFER_OUTCOMES)]
     lines = ["  ".join(f"{cell:>10}" for cell in head)]
     for row in rows:
         topics = row["topics"]
-        cells = [row["date"], row["calls"], row["texts"], row["calls_without_topic"]]
+        cells = [row["date"], row["calls"], *(row[field] for field in texts), row["calls_without_topic"]]
         cells += [sum(topics.get(name, {}).values()) for name in names]  # type: ignore[attr-defined]
         cells += [row["transfers"][status] for status in TRANSFER_OUTCOMES]  # type: ignore[index]
         lines.append("  ".join(f"{cell!s:>10}" for cell in cells))

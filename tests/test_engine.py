@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ivr import engine, gsm
+from ivr.channels import CHANNELS, Channel
 from ivr.engine import AFTER, CLOSED, DIAL, MENU, TOPIC, Call, Dial, Gather, Hangup, Heard, Thread
 from ivr.script import Script, load, say_seconds, words_of
 
@@ -373,9 +374,10 @@ def test_every_key_in_every_place_gives_a_valid_reply(script: Script) -> None:
 # ------------------------------------------------------------ SMS
 
 
-@pytest.mark.parametrize(
-    ("body", "event"),
-    [
+# Every table of what texters send runs on every text channel (SMS and WhatsApp): the words are the same.
+on_every_channel = pytest.mark.parametrize("channel", CHANNELS, ids=[channel.name for channel in CHANNELS])
+
+TEXT_KEYWORDS = [
         ("STALKING", "topic:stalking"),
         ("stalked", "topic:stalking"),
         ("stalker", "topic:stalking"),
@@ -412,25 +414,32 @@ def test_every_key_in_every_place_gives_a_valid_reply(script: Script) -> None:
         ("START", "menu"),
         ("UNSTOP", "menu"),
         ("FORGET", "forget"),
-    ],
-)
-def test_keywords(script: Script, body: str, event: str) -> None:
-    assert engine.reply_to_text(script, Thread(), body, OPEN).event == event
+        ("HIDE", "hide"),
+        (" delete ", "hide"),
+        ("Delete this", "hide"),
+]
+NEAR_OPT_OUTS = ["stopp", "sotp", "stpo", "quitt", "cancle", "unsubscrib"]
+FUZZY_CASES = [("stalkin", True), ("stlaking", True), ("harrasment", True), ("bullyng", True),
+               ("stable", False), ("bulb", False), ("hair", False), ("salt", False)]
 
 
-@pytest.mark.parametrize("body", ["stopp", "sotp", "stpo", "quitt", "cancle", "unsubscrib"])
-def test_opt_out_words_are_never_fuzzy_matched(script: Script, body: str) -> None:
+@on_every_channel
+@pytest.mark.parametrize(("body", "event"), TEXT_KEYWORDS)
+def test_keywords(script: Script, body: str, event: str, channel: Channel) -> None:
+    assert engine.reply_to_text(script, Thread(), body, OPEN, channel).event == event
+
+
+@on_every_channel
+@pytest.mark.parametrize("body", NEAR_OPT_OUTS)
+def test_opt_out_words_are_never_fuzzy_matched(script: Script, body: str, channel: Channel) -> None:
     """A near-miss of STOP is not an opt-out, and is not mistaken for a topic either."""
-    assert engine.reply_to_text(script, Thread(), body, OPEN).event == "menu"
+    assert engine.reply_to_text(script, Thread(), body, OPEN, channel).event == "menu"
 
 
-@pytest.mark.parametrize(
-    ("word", "matches"),
-    [("stalkin", True), ("stlaking", True), ("harrasment", True), ("bullyng", True),
-     ("stable", False), ("bulb", False), ("hair", False), ("salt", False)],
-)
-def test_the_fuzzy_threshold(script: Script, word: str, matches: bool) -> None:
-    event = engine.reply_to_text(script, Thread(), word, OPEN).event
+@on_every_channel
+@pytest.mark.parametrize(("word", "matches"), FUZZY_CASES)
+def test_the_fuzzy_threshold(script: Script, word: str, matches: bool, channel: Channel) -> None:
+    event = engine.reply_to_text(script, Thread(), word, OPEN, channel).event
     assert event.startswith("topic:") is matches, f"threshold {engine.FUZZY_THRESHOLD}: {word} -> {event}"
 
 

@@ -106,7 +106,7 @@ def test_metrics_add_up_across_two_gunicorn_workers(always_open: object, redis_c
             assert response.status_code == 200
             text = response.text
             assert metric(text, "ivr_calls_total") == 12, "every worker's calls, whichever answers"
-            assert metric(text, "ivr_messages_total") == 12
+            assert metric(text, 'ivr_messages_total{channel="sms"}') == 12
             assert metric(text, 'ivr_topic_selected_total{channel="voice",topic="harassment"}') == 12
         assert "ivr_request_seconds_bucket" in text
         assert not re.search(r"\+?44?7700900", text), "no number in any label"

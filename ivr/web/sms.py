@@ -1,4 +1,9 @@
-"""Texts: Twilio's messaging webhooks, turned into engine inputs and TwiML."""
+"""Texts: Twilio's messaging webhooks (SMS and WhatsApp), turned into engine inputs and TwiML.
+
+The channel is read once from the sender's address and passed down. A WhatsApp
+message's extra fields (ProfileName, WaId, a shared place, media URLs) are never
+read beyond whether a message carries something other than words.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,11 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from .. import engine, fallback, metrics, stats, twiml
+from .. import channels, engine, fallback, metrics, stats, twiml
+from ..channels import Channel
 from ..config import TEXT_TTL_SECONDS
 from ..engine import TextReply, Thread
-from ..script import Script
+from ..script import Script, words_of
 from ..stats import event_field
 from ..store import Tally
 from .common import (
@@ -31,36 +37,40 @@ bp.before_request(require_signature)
 
 MAX_BODY = 1600
 SAVE_ATTEMPTS = 4  # texts arriving at once: each answers from the place the one before it left
+# What a WhatsApp message may carry instead of words; the line never opens any of them.
+NOT_WORDS = frozenset({"image", "video", "audio", "document", "sticker", "location", "contacts"})
 
 
 @bp.post("")
 def incoming() -> Response:
     """Answer one text, within the texter's rate limit."""
+    sender = field("From", 64)
+    channel = channels.from_sender(sender)
     current = script()
     if current is None:
-        return answer_with(fallback.sms_twiml())
-    sender = field("From", 64)
-    key, counter = session_key("text", sender), session_key("rate:text", sender)
+        return answer_with(fallback.sms_twiml(channel.name))
+    key, counter = session_key(channel.key_kind, sender), session_key(f"rate:{channel.key_kind}", sender)
     count, stored = _load(counter, current.service.sms.rate_limit_minutes * 60, key)
     delivery = _delivery()
     for attempt in range(SAVE_ATTEMPTS):
-        thread, reply, retry = _answer(current, stored, delivery, count)
+        thread, reply, retry = _answer(current, stored, delivery, count, channel)
         # The day's count goes with the first attempt only: the text arrived once.
-        day = None if retry or attempt else stats.tally(now(), "texts", event_field(reply.event, "sms"))
+        day = None if retry or attempt else stats.tally(now(), channel.count_field,
+                                                         event_field(reply.event, channel.name))
         saved, stored = _keep(key, stored, thread, reply, delivery, day, last=attempt == SAVE_ATTEMPTS - 1)
         if saved:
             break
     if not retry:
-        metrics.MESSAGES.inc()
-        metrics.count_event(reply.event, "sms")
-    note(event=reply.event, replied=reply.text is not None, retry=retry)
+        metrics.MESSAGES.labels(channel=channel.name).inc()
+        metrics.count_event(reply.event, channel.name)
+    note(channel=channel.name, event=reply.event, replied=reply.text is not None, retry=retry)
     return answer_with(twiml.message(reply.text))
 
 
 @bp.post("/fallback")
 def fallback_text() -> Response:
     """Text the helpline number and 999; needs no Redis and no prompt files."""
-    return answer_with(fallback.sms_twiml())
+    return answer_with(fallback.sms_twiml(channels.from_sender(field("From", 64)).name))
 
 
 def _load(counter: str | None, window: int, key: str | None) -> tuple[int, dict[str, Any] | None]:
@@ -70,18 +80,34 @@ def _load(counter: str | None, window: int, key: str | None) -> tuple[int, dict[
 
 
 def _answer(
-    current: Script, stored: dict[str, Any] | None, delivery: str, count: int
+    current: Script, stored: dict[str, Any] | None, delivery: str, count: int, channel: Channel
 ) -> tuple[Thread, TextReply, bool]:
     """Answer the text from the stored place; a retried delivery is answered as it was the first time."""
     thread, token = _thread(stored)
     retry = bool(delivery) and token == delivery
     if retry:
         thread = Thread.from_dict((stored or {}).get("before"))
-    reply = engine.reply_to_text(current, thread, field("Body", MAX_BODY), now())
+    reply = _reply(current, thread, channel)
     limit = current.service.sms.rate_limit_messages
     if count > limit:
         reply = _limited(current, thread, reply, count - limit)
     return thread, reply, retry
+
+
+def _reply(current: Script, thread: Thread, channel: Channel) -> TextReply:
+    """Answer the words; a message with none but a picture, voice message or place gets the words-only reply."""
+    body = field("Body", MAX_BODY)
+    if not words_of(body) and _carries_other_than_words():
+        return engine.reply_to_media(current, thread, channel)
+    return engine.reply_to_text(current, thread, body, now(), channel)
+
+
+def _carries_other_than_words() -> bool:
+    """Say whether a message holds media, a place or a contact: only whether, never what or where."""
+    count = field("NumMedia", 4)
+    kind = field("MessageType", 16).lower()
+    has_place = bool(field("Latitude", 1)) or bool(field("Longitude", 1))
+    return (count.isdigit() and int(count) > 0) or kind in NOT_WORDS or has_place
 
 
 def _thread(stored: dict[str, Any] | None) -> tuple[Thread, str | None]:
