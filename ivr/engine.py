@@ -23,7 +23,7 @@ import snowballstemmer
 from rapidfuzz import fuzz, process
 
 from .channels import SMS, Channel
-from .hours import spoken_when, written_when
+from .hours import opens_said, opens_written
 from .script import Language, Script, Topic, words_of
 from .twilio_status import DIAL_CONNECTED, DIAL_OUTCOMES
 
@@ -408,8 +408,7 @@ def _topic_lines(
 
 
 def _opens(script: Script, language: Language, now: datetime) -> str:
-    moment = script.hours.next_opening(now)
-    return spoken_when(moment, now, language.when) if moment else ""
+    return opens_said(script.hours, now, language.when)
 
 
 def _gather(script: Script, language: Language) -> Gather:
@@ -591,8 +590,7 @@ def _call_text(script: Script, language: Language, now: datetime) -> str:
     hours = published_hours(script, language)
     if script.hours.is_open(now):
         return script.fill(language.sms.call_open, "sms", hours=hours)
-    moment = script.hours.next_opening(now)
-    opens = written_when(moment, language.when) if moment else ""
+    opens = opens_written(script.hours, now, language.when)
     return script.fill(language.sms.call_closed, "sms", hours=hours, opens=opens)
 
 

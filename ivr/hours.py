@@ -308,6 +308,8 @@ class WhenWords(BaseModel):
     quarter_to: str = "quarter to {hour}"
     minutes_past: str = "{hour} {mm}"
     written: str = "{day} {date} at {hhmm}"
+    # When no opening is found in the coming weeks (a long closure): "It opens later."
+    unknown: str = "later"
 
     @field_validator("days", "months", "hours")
     @classmethod
@@ -366,6 +368,18 @@ def spoken_when(moment: datetime.datetime, now: datetime.datetime,
 def written_when(moment: datetime.datetime, words: WhenWords = EN_GB) -> str:
     """Write when `moment` is, e.g. 'Tuesday 29 December at 09:30'."""
     return words.written.format(hhmm=f"{moment:%H:%M}", **_date_words(moment, words))
+
+
+def opens_said(hours: OpeningHours, now: datetime.datetime, words: WhenWords = EN_GB) -> str:
+    """Say when the helpline next opens, for a caller; "later" when no opening is known."""
+    moment = hours.next_opening(now)
+    return spoken_when(moment, now, words) if moment else words.unknown
+
+
+def opens_written(hours: OpeningHours, now: datetime.datetime, words: WhenWords = EN_GB) -> str:
+    """Write when the helpline next opens, for a texter; "later" when no opening is known."""
+    moment = hours.next_opening(now)
+    return written_when(moment, words) if moment else words.unknown
 
 
 def status_line(hours: OpeningHours, at: datetime.datetime,

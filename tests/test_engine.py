@@ -510,3 +510,16 @@ def test_a_stored_thread_that_is_garbage_starts_fresh() -> None:
     assert Thread.from_dict({"lang": 3, "topic": None}) == Thread()
     assert Thread.from_dict("nonsense") == Thread()
     assert Thread.from_dict({"lang": "en-GB", "topic": "x", "page": 10**9}).page == 99
+
+
+def test_a_helpline_with_no_opening_in_sight_says_it_opens_later(never_open: Path) -> None:
+    """A long closure (or no hours) must never leave a gap: "It opens ." is not a sentence."""
+    from ivr.script import load
+
+    script = load(never_open).script
+    assert script is not None
+    closed = engine.answer(script, Call(lang="en-GB"), Heard(digits="0"), OPEN)
+    said = " ".join(say.text for say in closed.says)
+    assert "closed now, and opens later." in said and " ." not in said
+    text = engine.reply_to_text(script, Thread(), "call", OPEN).text or ""
+    assert "opens later" in text and " ." not in text and ", ." not in text

@@ -11,7 +11,7 @@ import yaml
 
 from .. import gsm
 from ..engine import HELPLINE_KEY, MENU_KEY, NEXT_KEYS, REPEAT_KEY, published_hours, topic_list
-from ..hours import spoken_when, written_when
+from ..hours import opens_said, opens_written
 from ..prompt_files import Files, YamlProblem, parse_yaml
 from ..script import Language, Script, Topic, say_seconds, words_of
 
@@ -178,8 +178,7 @@ class _Builder:
         return Prompt(label or name, text, where, say_seconds(timed, self.wpm), offers_helpline=offers)
 
     def _opens_spoken(self) -> str:
-        moment = self.script.hours.next_opening(self.now)
-        return spoken_when(moment, self.now, self.language.when) if moment else ""
+        return opens_said(self.script.hours, self.now, self.language.when)
 
     def opening(self) -> list[Prompt]:
         """What a new caller hears, in order, with a running total of seconds."""
@@ -231,8 +230,7 @@ class _Builder:
         """The text replies around the topics, with their SMS segments."""
         language, script = self.language, self.script
         hours = published_hours(script, language)
-        moment = script.hours.next_opening(self.now)
-        opens = written_when(moment, language.when) if moment else ""
+        opens = opens_written(script.hours, self.now, language.when)
         filled = {
             "menu": language.sms_menu,
             "call_open": script.fill(language.sms.call_open, "sms", hours=hours),
