@@ -363,6 +363,10 @@ def _load_service(files: Files, report: _Report) -> Service | None:
     if data is None:
         return None
     service = report.validate(rel, Service, data)
+    if service is not None and not any(service.hours.weekly.get(day) for day in service.hours.weekly):
+        report.add(rel, ("hours", "weekly"), "hours.weekly: no day has opening hours, so callers are never put "
+                   "through and texts cannot say when it is open: give the days their hours", warning=True,
+                   reason="hours.weekly: no opening hours")
     if service is not None and not files.has(f"{service.default_language}/menu.yaml"):
         report.add(rel, ("default_language",), f"no folder {service.default_language!r} with a menu.yaml")
         return None
