@@ -98,7 +98,11 @@ def read_folder(root: Path) -> tuple[Files, list[Problem]]:
     problems: list[Problem] = []
     try:
         real_root = os.path.realpath(root)
-        for rel in _prompt_paths(real_root)[:MAX_FILES]:
+        paths = _prompt_paths(real_root)
+        if len(paths) > MAX_FILES:
+            problems.append(_problem(name, 1, f"holds {len(paths)} prompt files; the most is {MAX_FILES}: "
+                                     "move files that are not prompts out of the folder", "too many files"))
+        for rel in paths[:MAX_FILES]:
             text = _read_one(real_root, rel, f"{name}/{rel}", problems)
             if text is not None:
                 texts[rel] = text

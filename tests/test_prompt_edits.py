@@ -186,6 +186,13 @@ def test_a_link_inside_the_folder_is_fine(prompts_copy: Path) -> None:
     assert check(prompts_copy)[0] == 0
 
 
+def test_a_folder_of_too_many_files_is_refused_not_half_read(prompts_copy: Path) -> None:
+    for number in range(prompt_files.MAX_FILES):
+        (prompts_copy / f"extra-{number}.yaml").write_text("x: 1\n")
+    code, output = check(prompts_copy)
+    assert code == 1 and f"the most is {prompt_files.MAX_FILES}" in output
+
+
 def test_text_that_is_not_utf8_names_its_line(prompts_copy: Path) -> None:
     (prompts_copy / STALKING).write_bytes(b"title: stalking\nkey: 1\nparts:\n  - caf\xe9\n")
     code, output = check(prompts_copy)
