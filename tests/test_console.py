@@ -288,6 +288,20 @@ def test_trying_the_line_stores_and_counts_nothing(console: object, redis_client
     assert sorted(redis_client.scan_iter(match="ivr:*")) == before
 
 
+def test_try_it_texts_as_sms_or_whatsapp(console: object) -> None:
+    client = console.test_client()
+    _sign_in(client)
+    page = client.get("/console/try").text
+    assert '<option value="whatsapp">WhatsApp</option>' in page
+    form = _unescape({name: value for name, value in re.findall(r'name="([a-z_]+)" value="([^"]*)"', page)})
+    form.pop("channel", None)
+    whatsapp = client.post("/console/try", data={**form, "do": "text", "channel": "whatsapp", "message": "stalked"})
+    assert "*STALKING*:" in whatsapp.text and "WhatsApp:" in whatsapp.text and " characters" in whatsapp.text
+    assert '<option value="whatsapp" selected>' in whatsapp.text, "the pane stays on the channel chosen"
+    sms = client.post("/console/try", data={**form, "do": "text", "channel": "sms", "message": "stalked"})
+    assert "STALKING:" in sms.text and "*STALKING*" not in sms.text and "SMS segments" in sms.text
+
+
 def _unescape(form: dict[str, str]) -> dict[str, str]:
     import html
 

@@ -34,7 +34,7 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -347,6 +347,11 @@ def test_try_a_text(base: str, browser: object, script: Script, clean_console: r
     shown = _transcript(browser, "text-transcript")
     assert stalking.sms_pages[0].splitlines()[0] in shown
     assert "SMS segment" in shown
+    page = browser.find_element(By.TAG_NAME, "html")
+    Select(browser.find_element(By.ID, "channel")).select_by_visible_text("WhatsApp")
+    browser.find_element(By.ID, "message").send_keys("harassed", Keys.ENTER)
+    WebDriverWait(browser, 10).until(_gone(page))
+    assert "*HARASSMENT*:" in _transcript(browser, "text-transcript")
     assert _stats(1)[-1]["texts"] == 0
     assert _line_counters(base) == before
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from .. import engine, gsm
+from .. import engine
+from ..channels import SMS, by_name
 from ..hours import parse_moment
 from ..script import Script
 from ..twilio_status import DIAL_ENDINGS
@@ -36,6 +37,7 @@ class State:
     call_log: tuple[tuple[str, str], ...] = ()
     thread: engine.Thread = field(default_factory=engine.Thread)
     text_log: tuple[tuple[str, str], ...] = ()
+    channel: str = SMS.name  # which text channel the pane plays: SMS or WhatsApp
 
     @classmethod
     def from_form(cls, form: Any) -> State:
@@ -45,7 +47,7 @@ class State:
             at=form.get("at", "")[:40], call=engine.Call.decode(form.get("call")).encode(),
             phase=phase if phase in (IDLE, WAITING, DIALLING, ENDED) else IDLE,
             call_log=_log(form.get("call_log")), thread=engine.Thread.from_dict(_json(form.get("thread"))),
-            text_log=_log(form.get("text_log")),
+            text_log=_log(form.get("text_log")), channel=by_name(form.get("channel", "")).name,
         )
 
     @property
@@ -150,14 +152,14 @@ def _heard(state: State, reply: engine.VoiceReply) -> State:
 def _text(script: Script, state: State, body: str, when: datetime) -> State:
     if not body.strip():
         return state
-    reply = engine.reply_to_text(script, state.thread, body, when)
+    channel = by_name(state.channel)
+    reply = engine.reply_to_text(script, state.thread, body, when, channel)
     lines = [("texter", body)]
     if reply.text is None:
         lines.append(("note", "No reply (the carrier answers opt-out words itself)."))
     else:
-        cost = gsm.cost(reply.text)
         lines.append(("line", reply.text))
-        lines.append(("note", f"{cost.segments} SMS segment(s)"))
+        lines.append(("note", f"{channel.label}: {channel.measure(reply.text)} {channel.unit}"))
     thread = reply.thread if reply.thread is not None else engine.Thread()
     return replace(state, thread=thread, text_log=_add(state.text_log, *lines))
 

@@ -170,4 +170,4 @@ def try_it() -> str:
         moment, _ = trial.moment(state, script, now())
         when_status = f"At {moment:%a %d %b %Y %H:%M} the helpline is {status_line(script.hours, moment)}."
     return _page("try.html", state=state, error=error, ready=script is not None, choices=trial.DIAL_CHOICES,
-                 when_status=when_status)
+                 when_status=when_status, channels=trial.CHANNELS)
