@@ -2,8 +2,8 @@
 
 Each day has one Redis hash (``ivr:stats:2026-11-27``, kept 400 days) of plain
 counts: calls, messages per text channel (``texts`` for SMS, ``whatsapp``),
-topics chosen per channel, transfers by outcome, and calls that ended without
-reaching a topic. ``ivr stats`` reads them back.
+topics chosen per channel, transfers by outcome, and calls that reached a topic
+(``reached``), from which calls without a topic follow. ``ivr stats`` reads them back.
 """
 
 from __future__ import annotations
@@ -51,6 +51,13 @@ def days_back(today: date, days: int) -> list[date]:
     return [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
+def calls_without_topic(counts: dict[str, int]) -> int:
+    """Calls that never reached a topic: calls less those that did (``no_topic`` on days counted before that)."""
+    if "reached" not in counts and "no_topic" in counts:
+        return counts["no_topic"]
+    return max(0, counts.get("calls", 0) - counts.get("reached", 0))
+
+
 def summary(day: date, counts: dict[str, int]) -> dict[str, object]:
     """Shape one day's raw counts for people and for --json."""
     topics: dict[str, dict[str, int]] = {}
@@ -62,7 +69,7 @@ def summary(day: date, counts: dict[str, int]) -> dict[str, object]:
         "date": day.isoformat(),
         "calls": counts.get("calls", 0),
         **{channel.count_field: counts.get(channel.count_field, 0) for channel in CHANNELS},
-        "calls_without_topic": counts.get("no_topic", 0),
+        "calls_without_topic": calls_without_topic(counts),
         "reprompts": counts.get("reprompts", 0),
         "topics": topics,
         "transfers": {status: counts.get(f"transfer:{status}", 0) for status in TRANSFER_OUTCOMES},

@@ -29,9 +29,7 @@ import redis
 from redis.sentinel import Sentinel
 
 PREFIX = "ivr:"
-COUNT = "n:"  # session fields that hold a call's own counts
-ENDED = "ended"  # the field of a finished call's tombstone
-ENDED_TTL = 10 * 60
+SEEN_TTL = 5 * 60  # how long a counted delivery is remembered: Twilio retries within a minute or two
 READY_KEY = f"{PREFIX}ready"  # written by each readiness check
 READY_TTL = 10  # long enough to outlast Twilio's late and retried webhooks
 BREAKER_SECONDS = 5.0
@@ -41,7 +39,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Tally:
-    """Anonymous counts to add to one day's statistics, in the same round trip as a session write."""
+    """Anonymous counts to add to one day's statistics."""
 
     key: str
     counts: tuple[tuple[str, int], ...]  # (field, how many to add)
@@ -61,6 +59,29 @@ class Limit:
     member: str = ""
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook's anonymous counts, added once however often Twilio delivers it.
+
+    ``seen`` is the key that marks the delivery counted (made from Twilio's
+    idempotency token; "" counts it without a check). A limit, if any, gets its
+    member added either way: a set never counts one call twice.
+    """
+
+    tally: Tally | None
+    seen: str = ""
+    limit: Limit | None = None
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What a delivery's flush found: whether it was new, and its limit's size and seconds left."""
+
+    new: bool
+    members: int = 0
+    expires_in: int = 0
+
+
 class StoreDown(Exception):
     """The session store did not answer in time; carry on without it."""
 
@@ -74,18 +95,8 @@ def key_for(secret: bytes, kind: str, identifier: str) -> str:
 class Store(Protocol):
     """What the web edges need from a session store."""
 
-    def update(
-        self, key: str, fields: dict[str, str], ttl: int, read: str,
-        counts: tuple[str, ...] = (), limit: Limit | None = None,
-    ) -> tuple[str | None, int, bool]:
-        """Set fields of a session; return one field's old value, the limit's count and whether it ended.
-
-        Each name in counts adds one to the session's own ``n:<name>`` field, only
-        when the read field's value changes, so a retried webhook (same delivery)
-        is not counted twice. The counts join the day's statistics when the
-        session is taken at the end of the call. A session already taken stays
-        ended: only the read field is kept, and the caller counts the delivery itself.
-        """
+    def count_deliveries(self, deliveries: list[Delivery]) -> list[Counted]:
+        """Add each delivery's counts unless its seen key is set already, in one round trip; grow its limit."""
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         """Count one more event in a window, and load a session, in one round trip."""
@@ -99,12 +110,6 @@ class Store(Protocol):
         """Save a session only if it still holds expected (None: absent); else return what it holds now.
 
         The tally is added either way: it counts a message that arrived, not a save.
-        """
-
-    def take(self, key: str) -> dict[str, str]:
-        """Load the fields of a session set by update, and leave a short tombstone: the call has ended.
-
-        Taking an ended session again returns nothing, so its counts are added once.
         """
 
     def forget(self, *keys: str, tally: Tally | None = None) -> None:
@@ -155,28 +160,19 @@ class RedisStore:
             self._open_until = self._clock() + BREAKER_SECONDS
             raise StoreDown(type(error).__name__) from None
 
-    def update(
-        self, key: str, fields: dict[str, str], ttl: int, read: str,
-        counts: tuple[str, ...] = (), limit: Limit | None = None,
-    ) -> tuple[str | None, int, bool]:
-        pairs = [item for pair in fields.items() for item in pair]
-        args = [read, fields.get(read, ""), ttl, len(pairs), *pairs, *(COUNT + name for name in counts)]
-
+    def count_deliveries(self, deliveries: list[Delivery]) -> list[Counted]:
         def run() -> list[Any]:
             pipe = self.client.pipeline(transaction=False)
-            # EVAL, not EVALSHA: no SCRIPT EXISTS round trip first, and no NOSCRIPT
-            # after a failover; Redis compiles the script once and keeps it.
-            pipe.eval(UPDATE_SCRIPT, 1, key, *args)
-            if limit is not None:
-                pipe.sadd(limit.key, limit.member)
-                pipe.expire(limit.key, limit.window, nx=True)
-                pipe.scard(limit.key)
+            for delivery in deliveries:
+                # EVAL, not EVALSHA: no SCRIPT EXISTS round trip first, and no NOSCRIPT
+                # after a failover; Redis compiles the script once and keeps it.
+                keys, args = _delivery_arguments(delivery)
+                pipe.eval(DELIVERY_SCRIPT, len(keys), *keys, *args)
             return pipe.execute()
 
-        results = self._guard(run)
-        raw, ended = results[0]
-        old = raw.decode() if isinstance(raw, bytes) else raw
-        return old or None, int(results[3]) if limit is not None else 0, bool(ended)
+        if not deliveries:
+            return []
+        return [Counted(bool(new), int(members), int(left)) for new, members, left in self._guard(run)]
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         def run() -> list[Any]:
@@ -209,11 +205,6 @@ class RedisStore:
 
         saved, current = self._guard(run)[0]
         return bool(saved), _decode(current or None)
-
-    def take(self, key: str) -> dict[str, str]:
-        raw = self._guard(lambda: self.client.eval(TAKE_SCRIPT, 1, key, ENDED_TTL))
-        fields = {raw[i].decode(): raw[i + 1].decode() for i in range(0, len(raw), 2)}
-        return {} if ENDED in fields else fields
 
     def forget(self, *keys: str, tally: Tally | None = None) -> None:
         def run() -> list[Any]:
@@ -249,41 +240,42 @@ class RedisStore:
         return time.perf_counter() - started
 
 
-# One round trip for a call's webhook, on one key (so it shards under Redis
-# Cluster): read the last delivery seen, write the session with its TTL, and
-# count what happened unless this delivery was seen already (a retry). A call
-# already ended keeps its tombstone and TTL; only the delivery is noted.
-UPDATE_SCRIPT = """
-local old = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-if redis.call('HEXISTS', KEYS[1], 'ended') == 1 then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  return {old, 1}
+# Count one delivery of a webhook, once: mark it seen (SET NX with a short TTL)
+# and add its counts to the day only if it was not seen before; add the call to
+# its caller's limit set either way (a set counts a call once) and give the
+# set's size and seconds left. KEYS: the day, then the seen key if ARGV[1] is 1,
+# then the limit set if ARGV[2] is 1.
+DELIVERY_SCRIPT = """
+local at, new = 2, 1
+if ARGV[1] == '1' then
+  new = redis.call('SET', KEYS[at], '1', 'NX', 'EX', tonumber(ARGV[3])) and 1 or 0
+  at = at + 1
 end
-local npairs = tonumber(ARGV[4])
-redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + npairs))
-if old ~= ARGV[2] then
-  for i = 5 + npairs, #ARGV do
+if new == 1 and #ARGV > 6 then
+  for i = 7, #ARGV do
     redis.call('HINCRBY', KEYS[1], ARGV[i], 1)
   end
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return {old, 0}
+if ARGV[2] ~= '1' then
+  return {new, 0, 0}
+end
+redis.call('SADD', KEYS[at], ARGV[5])
+redis.call('EXPIRE', KEYS[at], tonumber(ARGV[6]), 'NX')
+return {new, redis.call('SCARD', KEYS[at]), redis.call('TTL', KEYS[at])}
 """
 
 
-# End a call in one step: read its session, then leave only a tombstone that
-# remembers the last delivery, so a late or retried webhook is known for what it is.
-TAKE_SCRIPT = """
-local fields = redis.call('HGETALL', KEYS[1])
-local seen = redis.call('HGET', KEYS[1], 'seen')
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'ended', '1')
-if seen then
-  redis.call('HSET', KEYS[1], 'seen', seen)
-end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-return fields
-"""
+def _delivery_arguments(delivery: Delivery) -> tuple[list[str], list[Any]]:
+    """Lay a delivery out as the keys and arguments of DELIVERY_SCRIPT."""
+    tally, limit = delivery.tally, delivery.limit
+    keys = [tally.key if tally else f"{PREFIX}stats:none"]
+    keys += [delivery.seen] if delivery.seen else []
+    keys += [limit.key] if limit else []
+    fields = [name for name, amount in tally.counts for _ in range(amount)] if tally else []
+    args = ["1" if delivery.seen else "0", "1" if limit else "0", SEEN_TTL, tally.ttl if tally else 0,
+            limit.member if limit else "", limit.window if limit else 0, *fields]
+    return keys, args
 
 
 # Compare and save, on one key: texts from one number that arrive at once each
@@ -361,23 +353,21 @@ class EmbeddedStore:
         for key in [key for key, (expires, _) in self._items.items() if expires <= now]:
             del self._items[key]
 
-    def update(
-        self, key: str, fields: dict[str, str], ttl: int, read: str,
-        counts: tuple[str, ...] = (), limit: Limit | None = None,
-    ) -> tuple[str | None, int, bool]:
+    def count_deliveries(self, deliveries: list[Delivery]) -> list[Counted]:
         with self._lock:
-            session = dict(self._get(key) or {})
-            old = session.get(read)
-            if ENDED in session:
-                session[read] = fields.get(read, "")
-                self._items[key] = (self._items[key][0], session)
-                return old, self._add_member(limit) if limit else 0, True
-            session.update(fields)
-            if old != fields.get(read):
-                for name in counts:
-                    session[COUNT + name] = str(int(session.get(COUNT + name, 0)) + 1)
-            self._put(key, session, ttl)
-            return old, self._add_member(limit) if limit else 0, False
+            return [self._count_delivery(delivery) for delivery in deliveries]
+
+    def _count_delivery(self, delivery: Delivery) -> Counted:
+        """Count one delivery once (like DELIVERY_SCRIPT)."""
+        new = not delivery.seen or self._get(delivery.seen) is None
+        if delivery.seen and new:
+            self._put(delivery.seen, True, SEEN_TTL)
+        if new:
+            self._count(delivery.tally)
+        if delivery.limit is None:
+            return Counted(new)
+        members = self._add_member(delivery.limit)
+        return Counted(new, members, max(0, round(self._items[delivery.limit.key][0] - self._clock())))
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         with self._lock:
@@ -415,13 +405,6 @@ class EmbeddedStore:
                 return False, dict(current) if current is not None else None
             self._put(key, dict(value), ttl)
             return True, None
-
-    def take(self, key: str) -> dict[str, str]:
-        with self._lock:
-            value = dict(self._get(key) or {})
-            tombstone = {ENDED: "1", **({"seen": value["seen"]} if "seen" in value else {})}
-            self._put(key, tombstone, ENDED_TTL)
-            return {} if ENDED in value else value
 
     def forget(self, *keys: str, tally: Tally | None = None) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ from flask import Flask, Response, abort, current_app, g, request
 from twilio.request_validator import RequestValidator
 
 from .. import metrics
+from ..batch import Batch
 from ..live import LiveScript
 from ..script import Script
 from ..store import Store, StoreDown, key_for
@@ -41,12 +42,13 @@ PUBLIC_FACTS = ("voice.fallback_call", "sms.fallback_text")
 
 @dataclass
 class Line:
-    """The resources one app holds: the live script, the store and the key secret."""
+    """The resources one app holds: the live script, the store, the key secret and the batch of counts."""
 
     live: LiveScript
     store: Store
     secret: bytes
     validator: RequestValidator | None
+    batch: Batch
 
 
 def line() -> Line:
@@ -126,6 +128,11 @@ def next_url(path: str, state: str) -> str:
 def session_key(kind: str, identifier: str) -> str | None:
     """Return the store key for a caller or texter, or None without an identifier."""
     return key_for(line().secret, kind, identifier) if identifier else None
+
+
+def idempotency_token() -> str:
+    """Return Twilio's idempotency token for this delivery ("" without one): a retry carries the same."""
+    return request.headers.get(IDEMPOTENCY_HEADER, "")
 
 
 def has_idempotency_token() -> bool:
