@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import datetime
 
 import redis
 import requests
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from ivr.cli import main
 from ivr.phone import HttpTransport, Phone
 
-from .conftest import BASE_URL, CLOSED, REDIS_URL, TOKEN
+from .conftest import CLOSED, LONDON, REDIS_URL, TOKEN
 from .server import procfile_server
 
 
@@ -25,12 +26,12 @@ def make_known_traffic(phone: Phone, clock: list) -> None:
     first = phone.press(first, "0")
     phone.transfer_ends(first, "busy")
     phone.hang_up()
-    second = Phone(phone.transport, BASE_URL, TOKEN, caller="+447700900111")
+    second = Phone(phone.transport, phone.base_url, TOKEN, caller="+447700900111")
     turn = second.ring()
     turn = second.wait(turn)
     second.press(turn, "0")
     second.hang_up()
-    third = Phone(phone.transport, BASE_URL, TOKEN, caller="+447700900222")
+    third = Phone(phone.transport, phone.base_url, TOKEN, caller="+447700900222")
     turn = third.press(third.ring(), "3")
     turn = third.press(turn, "2")  # an unknown key inside a topic: a reprompt
     third.press(turn, "9")
@@ -63,6 +64,42 @@ def test_stats_counts_exactly_what_happened(phone: Phone, clock: list, redis_cli
     assert day["transfers"] == {"completed": 0, "busy": 1, "no-answer": 0, "failed": 0, "canceled": 0, "closed": 0}
     for key in redis_client.scan_iter(match="ivr:stats:*"):
         assert 0 < redis_client.ttl(key) <= 400 * 24 * 3600
+
+
+class TwiceToEach:
+    """A Transport that delivers every webhook to one server, then again (Twilio's retry, same token) to the next."""
+
+    def __init__(self, public: str, *bases: str) -> None:
+        self.public, self.bases, self.sent = public, bases, 0
+
+    def post(self, url: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+        path = url.removeprefix(self.public)
+        first = self.bases[self.sent % 2] + path
+        self.sent += 1
+        answer = HttpTransport().post(first, form, headers)
+        retry = HttpTransport().post(self.bases[self.sent % 2] + path, form, headers)
+        assert retry == answer, "a retried delivery gets the same answer, wherever it lands"
+        return answer
+
+
+def test_counts_stay_exact_across_two_servers_of_two_workers_retries_and_a_graceful_restart(
+    always_open: object, redis_client: redis.Redis
+) -> None:
+    """Every webhook delivered twice, to two servers; the servers stop at once: the batches are sent as they go."""
+    env = {"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": REDIS_URL, "PROMPTS_DIR": str(always_open),
+           "PUBLIC_URL": "https://ivr.test"}
+    with procfile_server(env, workers=2) as one, procfile_server(env, workers=2) as other:
+        transport = TwiceToEach("https://ivr.test", one, other)
+        make_known_traffic(Phone(transport, "https://ivr.test", TOKEN), [])
+    today = datetime.now(LONDON).date().isoformat()
+    result = CliRunner().invoke(main, ["stats", "--until", today, "--days", "1", "--json", "--redis-url", REDIS_URL])
+    (day,) = json.loads(result.stdout)
+    assert (day["calls"], day["texts"], day["calls_without_topic"], day["reprompts"]) == (3, 4, 1, 2)
+    assert day["topics"] == {
+        "stalking": {"voice": 1, "sms": 1}, "bullying": {"voice": 1}, "harassment": {"sms": 1},
+    }
+    assert day["transfers"]["busy"] == 1 and sum(day["transfers"].values()) == 1
+    assert not list(redis_client.scan_iter(match="ivr:call:*")), "no call left a record"
 
 
 def test_a_transfer_asked_for_while_closed_is_counted(phone: Phone, clock: list) -> None:
