@@ -8,7 +8,8 @@ topics chosen per channel, transfers by outcome, and calls that reached a topic
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from .channels import CHANNELS
@@ -32,7 +33,13 @@ def tally(now: datetime, *fields: str, amounts: dict[str, int] | None = None) ->
         counts[field] = counts.get(field, 0) + amount
     if not counts:
         return None
-    return Tally(day_key(now.astimezone(LONDON).date()), tuple(counts.items()), KEEP_DAYS * 24 * 3600)
+    return Tally(_day_at(int(now.timestamp()) // 60), tuple(counts.items()), KEEP_DAYS * 24 * 3600)
+
+
+@lru_cache(maxsize=4)
+def _day_at(minute: int) -> str:
+    """The day key for a minute (London's days begin on a whole minute): worked out once a minute, not per call."""
+    return day_key(datetime.fromtimestamp(minute * 60, UTC).astimezone(LONDON).date())
 
 
 def event_field(event: str, channel: str) -> str:

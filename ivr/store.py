@@ -144,6 +144,8 @@ class RedisStore:
 
     def __init__(self, url: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.client = connect(url)
+        # EVALSHA: a batch sends the script's hash per delivery, not its text (a pipeline checks it is loaded).
+        self._deliver = self.client.register_script(DELIVERY_SCRIPT)
 
         self._clock = clock
         self._open_until = 0.0
@@ -164,10 +166,8 @@ class RedisStore:
         def run() -> list[Any]:
             pipe = self.client.pipeline(transaction=False)
             for delivery in deliveries:
-                # EVAL, not EVALSHA: no SCRIPT EXISTS round trip first, and no NOSCRIPT
-                # after a failover; Redis compiles the script once and keeps it.
                 keys, args = _delivery_arguments(delivery)
-                pipe.eval(DELIVERY_SCRIPT, len(keys), *keys, *args)
+                self._deliver(keys=keys, args=args, client=pipe)
             return pipe.execute()
 
         if not deliveries:

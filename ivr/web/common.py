@@ -16,7 +16,7 @@ from urllib.parse import quote
 from flask import Flask, Response, abort, current_app, g, request
 from twilio.request_validator import RequestValidator
 
-from .. import metrics
+from .. import logs, metrics
 from ..batch import Batch
 from ..live import LiveScript
 from ..script import Script
@@ -117,6 +117,8 @@ def field(name: str, limit: int = MAX_FIELD) -> str:
     value = request.form.get(name, "")[:limit]
     if name in KEY_FIELDS:
         return value if KEYS.fullmatch(value) else ""
+    if value.isprintable():  # nearly always: nothing to take out
+        return value
     return "".join(char for char in value if char.isprintable() or char in "\n ")
 
 
@@ -193,7 +195,7 @@ def init_request_log(app: Flask) -> None:
         }
         if g.get("store_error"):
             fields["store"] = "down"
-        metrics.LATENCY.labels(endpoint=endpoint).observe(fields["ms"] / 1000)
-        log.info("request", extra={"fields": fields})
+        metrics.latency(endpoint).observe(fields["ms"] / 1000)
+        logs.request_line(log, fields)
         response.headers["X-Request-Id"] = fields["request_id"]
         return response
