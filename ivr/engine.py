@@ -272,13 +272,24 @@ def _spoken_key(language: Language, call: Call, words: tuple[str, ...]) -> str:
 
 def _says_any(words: tuple[str, ...], phrases: list[str] | tuple[str, ...]) -> bool:
     """Say whether any phrase stands, word for word, among the words."""
-    return any(_has(words, words_of(phrase)) for phrase in phrases)
+    return any(_has(words, _phrase_words(phrase)) for phrase in phrases)
 
 
 def _says_any_form(code: str, words: tuple[str, ...], phrases: list[str] | tuple[str, ...]) -> bool:
     """Say whether any phrase stands among the words in any form ("following" for "followed")."""
     stems = _stems(code, words)
-    return any(_has(stems, _stems(code, words_of(phrase))) for phrase in phrases)
+    return any(_has(stems, _phrase_stems(code, phrase)) for phrase in phrases)
+
+
+# Phrases are the prompt files' keywords, never a caller's words: split and stem each once, not per call.
+@lru_cache(maxsize=4096)
+def _phrase_words(phrase: str) -> tuple[str, ...]:
+    return words_of(phrase)
+
+
+@lru_cache(maxsize=4096)
+def _phrase_stems(code: str, phrase: str) -> tuple[str, ...]:
+    return _stems(code, words_of(phrase))
 
 
 def _has(words: tuple[str, ...], wanted: tuple[str, ...]) -> bool:
