@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from . import metrics
 from .store import PREFIX, Counted, Delivery, Limit, Store, StoreDown, Tally
@@ -37,8 +37,7 @@ CHUNK = 500  # deliveries per pipeline
 MAX_TOKEN = 128
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     """One delivery waiting in the batch, with what /metrics counts once it is known to be new."""
 
     delivery: Delivery
@@ -115,7 +114,7 @@ class Batch:
         if not delivery.seen:
             return delivery
         digest = hashlib.blake2b(delivery.seen.encode(), key=self._key, digest_size=16).hexdigest()
-        return replace(delivery, seen=f"{PREFIX}seen:{digest}")
+        return delivery._replace(seen=f"{PREFIX}seen:{digest}")
 
     def _keep(self, items: list[Item]) -> None:
         """Put unsent deliveries back in front of newer ones, dropping the oldest past the bound."""

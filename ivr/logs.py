@@ -49,8 +49,7 @@ def request_line(logger: logging.Logger, fields: dict[str, object]) -> None:
     """
     if not logger.isEnabledFor(logging.INFO):
         return
-    handler = next((h for h in logging.getLogger("ivr").handlers if isinstance(h, StderrHandler)), None)
-    formatter = handler.formatter if handler is not None else None
+    formatter = _FORMATTERS.get("ivr")
     if not isinstance(formatter, JsonLines):  # set up otherwise (tests, a host's own logging): the usual path
         logger.info("request", extra={"fields": fields})
         return
@@ -67,6 +66,9 @@ def describe_error(error: BaseException) -> dict[str, object]:
     frames = traceback.extract_tb(error.__traceback__)
     stack = [f"{Path(frame.filename).name}:{frame.lineno} {frame.name}" for frame in frames]
     return {"error": type(error).__name__, "stack": stack[-10:]}
+
+
+_FORMATTERS: dict[str, logging.Formatter | None] = {}  # the "ivr" logger's own JSON formatter, once set up
 
 
 class StderrHandler(logging.StreamHandler):
@@ -92,6 +94,7 @@ def setup(level: int = logging.INFO) -> None:
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = StderrHandler()
     handler.setFormatter(JsonLines())
+    _FORMATTERS["ivr"] = handler.formatter
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

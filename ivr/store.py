@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import redis
@@ -37,8 +37,7 @@ SOCKET_TIMEOUT = 0.2
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Tally:
+class Tally(NamedTuple):  # a tuple, not a frozen dataclass: one is made on every webhook
     """Anonymous counts to add to one day's statistics."""
 
     key: str
@@ -59,8 +58,7 @@ class Limit:
     member: str = ""
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     """One webhook's anonymous counts, added once however often Twilio delivers it.
 
     ``seen`` is the key that marks the delivery counted (made from Twilio's
@@ -73,8 +71,7 @@ class Delivery:
     limit: Limit | None = None
 
 
-@dataclass(frozen=True)
-class Counted:
+class Counted(NamedTuple):
     """What a delivery's flush found: whether it was new, and its limit's size and seconds left."""
 
     new: bool

@@ -10,6 +10,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +26,7 @@ from ..store import Store, StoreDown, key_for
 log = logging.getLogger("ivr.web")
 SIGNATURE_HEADER = "X-Twilio-Signature"
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+IDEMPOTENCY_ENVIRON = "HTTP_" + IDEMPOTENCY_HEADER.upper().replace("-", "_")
 MAX_FIELD = 1600
 # Twilio's signature joins names and values, so a signed `CallSid=CA…Digits1` could be
 # re-split into other fields: identifiers must have exactly Twilio's shape.
@@ -124,7 +126,12 @@ def field(name: str, limit: int = MAX_FIELD) -> str:
 
 def next_url(path: str, state: str) -> str:
     """Return the address of the next webhook, carrying the caller's place."""
-    return f"{current_app.config['PUBLIC_URL']}{path}?s={quote(state, safe='.-_')}"
+    return _address(current_app.config["PUBLIC_URL"], path, state)
+
+
+@lru_cache(maxsize=4096)  # places in the menus are few: each address is written once
+def _address(base: str, path: str, state: str) -> str:
+    return f"{base}{path}?s={quote(state, safe='.-_')}"
 
 
 def session_key(kind: str, identifier: str) -> str | None:
@@ -134,7 +141,7 @@ def session_key(kind: str, identifier: str) -> str | None:
 
 def idempotency_token() -> str:
     """Return Twilio's idempotency token for this delivery ("" without one): a retry carries the same."""
-    return request.headers.get(IDEMPOTENCY_HEADER, "")
+    return request.environ.get(IDEMPOTENCY_ENVIRON, "")  # the header as WSGI holds it: no Headers lookup
 
 
 def has_idempotency_token() -> bool:

@@ -101,7 +101,8 @@ def _reply(current: Script, reply: VoiceReply, came_from: Call | None) -> Respon
               limit=limit, most=current.service.calls.rate_limit_calls)
     if limit is not None and batch.over_limit(limit.key):  # known from a flush: this call or one before
         reply = replace(engine.helpline_at_once(current, now()), event="rate-limited")
-    reply = replace(reply, call=replace(reply.call, reached=reached or topic))
+    if reply.call.reached != (reached or topic):
+        reply = replace(reply, call=replace(reply.call, reached=reached or topic))
     note(state=reply.call.node, event=reply.event)
     state = reply.call.encode()
     document = twiml.voice(reply, current, next_url(ANSWER_PATH, state), next_url(DIALLED_PATH, state))
