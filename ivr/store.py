@@ -141,8 +141,8 @@ class RedisStore:
 
     def __init__(self, url: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.client = connect(url)
-        # EVALSHA: a batch sends the script's hash per delivery, not its text (a pipeline checks it is loaded).
-        self._deliver = self.client.register_script(DELIVERY_SCRIPT)
+        # EVALSHA: the script's hash, not its text (loaded again by itself after a failover's NOSCRIPT).
+        self._deliver = self.client.register_script(BATCH_SCRIPT)
 
         self._clock = clock
         self._open_until = 0.0
@@ -160,16 +160,17 @@ class RedisStore:
             raise StoreDown(type(error).__name__) from None
 
     def count_deliveries(self, deliveries: list[Delivery]) -> list[Counted]:
-        def run() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
-            for delivery in deliveries:
-                keys, args = _delivery_arguments(delivery)
-                self._deliver(keys=keys, args=args, client=pipe)
-            return pipe.execute()
-
         if not deliveries:
             return []
-        return [Counted(bool(new), int(members), int(left)) for new, members, left in self._guard(run)]
+        keys, args, order, limited = _batch_arguments(deliveries)
+        reply = self._guard(lambda: self._deliver(keys=keys, args=args))
+        flags = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        counted = [Counted(True)] * len(deliveries)
+        for flag, index in zip(flags, order, strict=True):
+            counted[index] = Counted(flag == "1")
+        for at, index in enumerate(limited):
+            counted[index] = Counted(counted[index].new, int(reply[1 + 2 * at]), int(reply[2 + 2 * at]))
+        return counted
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         def run() -> list[Any]:
@@ -237,42 +238,81 @@ class RedisStore:
         return time.perf_counter() - started
 
 
-# Count one delivery of a webhook, once: mark it seen (SET NX with a short TTL)
-# and add its counts to the day only if it was not seen before; add the call to
-# its caller's limit set either way (a set counts a call once) and give the
-# set's size and seconds left. KEYS: the day, then the seen key if ARGV[1] is 1,
-# then the limit set if ARGV[2] is 1.
-DELIVERY_SCRIPT = """
-local at, new = 2, 1
-if ARGV[1] == '1' then
-  new = redis.call('SET', KEYS[at], '1', 'NX', 'EX', tonumber(ARGV[3])) and 1 or 0
-  at = at + 1
-end
-if new == 1 and #ARGV > 6 then
-  for i = 7, #ARGV do
-    redis.call('HINCRBY', KEYS[1], ARGV[i], 1)
+# Count a batch of webhook deliveries in one step, each once. Deliveries with the
+# same counts come as a group: the day's key, then a seen key per delivery that has
+# Twilio's token (SET NX with a short TTL: only a first delivery sets it), then how
+# many came without one. The day's fields grow by the number of new deliveries.
+# Then each new call joins its caller's limit set (a set counts a call once), whose
+# size and seconds left come back. Returns a "1"/"0" per delivery (tokened ones of
+# each group first), then a size and TTL per limit.
+BATCH_SCRIPT = """
+local seen_ttl, a, k = tonumber(ARGV[1]), 3, 1
+local flags, out = {}, {}
+for g = 1, tonumber(ARGV[2]) do
+  local day, day_ttl, pairs = KEYS[k], tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  k = k + 1
+  local fields = a + 2
+  a = fields + 2 * pairs
+  local tokened, plain = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  a = a + 2
+  local new = plain
+  for i = 1, tokened do
+    if redis.call('SET', KEYS[k], '1', 'NX', 'EX', seen_ttl) then
+      new = new + 1
+      flags[#flags + 1] = '1'
+    else
+      flags[#flags + 1] = '0'
+    end
+    k = k + 1
   end
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+  for i = 1, plain do
+    flags[#flags + 1] = '1'
+  end
+  if new > 0 and pairs > 0 then
+    for f = fields, fields + 2 * pairs - 1, 2 do
+      redis.call('HINCRBY', day, ARGV[f], new * tonumber(ARGV[f + 1]))
+    end
+    redis.call('EXPIRE', day, day_ttl)
+  end
 end
-if ARGV[2] ~= '1' then
-  return {new, 0, 0}
+out[1] = table.concat(flags)
+for i = 1, tonumber(ARGV[a]) do
+  local key = KEYS[k]
+  k = k + 1
+  redis.call('SADD', key, ARGV[a + 1])
+  redis.call('EXPIRE', key, tonumber(ARGV[a + 2]), 'NX')
+  out[#out + 1] = redis.call('SCARD', key)
+  out[#out + 1] = redis.call('TTL', key)
+  a = a + 2
 end
-redis.call('SADD', KEYS[at], ARGV[5])
-redis.call('EXPIRE', KEYS[at], tonumber(ARGV[6]), 'NX')
-return {new, redis.call('SCARD', KEYS[at]), redis.call('TTL', KEYS[at])}
+return out
 """
 
 
-def _delivery_arguments(delivery: Delivery) -> tuple[list[str], list[Any]]:
-    """Lay a delivery out as the keys and arguments of DELIVERY_SCRIPT."""
-    tally, limit = delivery.tally, delivery.limit
-    keys = [tally.key if tally else f"{PREFIX}stats:none"]
-    keys += [delivery.seen] if delivery.seen else []
-    keys += [limit.key] if limit else []
-    fields = [name for name, amount in tally.counts for _ in range(amount)] if tally else []
-    args = ["1" if delivery.seen else "0", "1" if limit else "0", SEEN_TTL, tally.ttl if tally else 0,
-            limit.member if limit else "", limit.window if limit else 0, *fields]
-    return keys, args
+def _batch_arguments(deliveries: list[Delivery]) -> tuple[list[str], list[Any], list[int], list[int]]:
+    """Lay deliveries out for BATCH_SCRIPT: keys, arguments, and which delivery each flag and limit answers."""
+    groups: dict[Tally | None, tuple[list[int], list[int]]] = {}
+    for index, delivery in enumerate(deliveries):
+        tokened, plain = groups.setdefault(delivery.tally, ([], []))
+        (tokened if delivery.seen else plain).append(index)
+    keys: list[str] = []
+    args: list[Any] = [SEEN_TTL, len(groups)]
+    order: list[int] = []
+    for tally, (tokened, plain) in groups.items():
+        counts = tally.counts if tally else ()
+        keys.append(tally.key if tally else f"{PREFIX}stats:none")
+        args += [tally.ttl if tally else 0, len(counts), *(item for pair in counts for item in pair)]
+        args += [len(tokened), len(plain)]
+        keys += [deliveries[index].seen for index in tokened]
+        order += tokened + plain
+    limited = [index for index, delivery in enumerate(deliveries) if delivery.limit is not None]
+    args.append(len(limited))
+    for index in limited:
+        limit = deliveries[index].limit
+        assert limit is not None
+        keys.append(limit.key)
+        args += [limit.member, limit.window]
+    return keys, args, order, limited
 
 
 # Compare and save, on one key: texts from one number that arrive at once each
@@ -355,7 +395,7 @@ class EmbeddedStore:
             return [self._count_delivery(delivery) for delivery in deliveries]
 
     def _count_delivery(self, delivery: Delivery) -> Counted:
-        """Count one delivery once (like DELIVERY_SCRIPT)."""
+        """Count one delivery once (as BATCH_SCRIPT does)."""
         new = not delivery.seen or self._get(delivery.seen) is None
         if delivery.seen and new:
             self._put(delivery.seen, True, SEEN_TTL)
