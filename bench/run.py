@@ -564,10 +564,12 @@ def ensure_wrk() -> str:
 
 
 def write_requests(path: Path, base: str, hooks: list[Hook]) -> None:
+    """Bake signed requests, each with its own idempotency token as Twilio sends (the line counts each once)."""
     validator = RequestValidator(TOKEN)
     with open(path, "w") as out:
-        for hook in hooks:
-            out.write(f"{hook.path}\t{hook.signature(validator, base)}\t{urlencode(hook.form)}\n")
+        for n, hook in enumerate(hooks):
+            token = f"{path.stem}-{n}"
+            out.write(f"{hook.path}\t{hook.signature(validator, base)}\t{urlencode(hook.form)}\t{token}\n")
 
 
 def run_wrk(wrk: str, args: argparse.Namespace, server: Server, requests: Path, stride: int,
