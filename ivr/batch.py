@@ -30,7 +30,7 @@ from . import metrics
 from .store import PREFIX, Counted, Delivery, Limit, Store, StoreDown, Tally
 
 log = logging.getLogger("ivr.batch")
-FLUSH_SECONDS = 1.0
+FLUSH_SECONDS = 0.2  # small batches: a long one would hold the worker (and p99) while it is packed
 MAX_PENDING = 20_000  # deliveries waiting: a few MB at most
 MAX_OVER_LIMIT = 10_000  # callers remembered as over their limit
 CHUNK = 500  # deliveries per pipeline
