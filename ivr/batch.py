@@ -2,7 +2,7 @@
 
 A voice webhook answers from its signed URL alone: it only adds its delivery
 (anonymous counts, Twilio's idempotency token, and for a new call the caller's
-repeat-call limit) to this worker's batch. About once a second, and when the
+repeat-call limit) to this worker's batch. Five times a second, and when the
 worker stops gracefully, a background thread sends the batch in one round trip.
 The store counts each delivery once (a retried delivery carries the same token),
 adds each new call to its caller's limit set, and says how full each set is; a
