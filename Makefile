@@ -39,8 +39,8 @@ test: $(STAMP) ## run the checks and the tests (needs Redis on 127.0.0.1:6379)
 lint: $(STAMP)
 	$(BIN)/ruff check ivr tests bench
 
-bench: $(STAMP) ## measure the line against bare Flask (needs wrk and Redis)
-	$(BIN)/python bench/run.py
+bench: $(STAMP) ## measure the line against the Twilio-docs reference and bare Flask (needs wrk and Redis); STRICT=1 fails on a missed target
+	$(BIN)/python bench/run.py $(if $(STRICT),--strict)
 
 check: $(STAMP)
 	$(BIN)/ivr check --stats

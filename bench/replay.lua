@@ -2,7 +2,7 @@
 --
 --   wrk -t2 -c16 -d10s --latency -s bench/replay.lua http://127.0.0.1:PORT -- requests.tsv
 --
--- Each line of requests.tsv is: path TAB X-Twilio-Signature TAB form body.
+-- Each line of requests.tsv is: path TAB X-Twilio-Signature TAB form body TAB idempotency token.
 -- Each wrk thread starts at its own place in the list. Responses are counted by
 -- status, and SMS replies that carry a <Message> are counted, so run.py can
 -- tell a benchmark of real answers from one of refusals or rate-limited silence.
@@ -19,12 +19,15 @@ function init(args)
    queue = {}
    local file = assert(io.open(args[1], "r"))
    for line in file:lines() do
-      local path, signature, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+      local path, signature, body, token = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t?(.*)$")
       if path then
          local headers = {
             ["Content-Type"] = "application/x-www-form-urlencoded",
             ["X-Twilio-Signature"] = signature,
          }
+         if token ~= "" then
+            headers["I-Twilio-Idempotency-Token"] = token
+         end
          queue[#queue + 1] = wrk.format("POST", path, headers, body)
       end
    end

@@ -50,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def init_app(app: Flask) -> None:
     """Attach the live script, the session store and the request log to the app."""
+    from .batch import FLUSH_SECONDS, Batch  # here: gunicorn's master imports this package, never the metrics
     from .web.common import Line, init_request_log
 
     # A reload makes a new script: let go of the documents built for the old one.
@@ -63,7 +64,9 @@ def init_app(app: Flask) -> None:
     validator = RequestValidator(token) if token and not app.config["DEV_MODE"] else None
     if validator is None:
         log.warning("DEVELOPMENT MODE: Twilio signatures are NOT checked. Never expose this server.")
-    app.extensions["ivr"] = Line(live, store, config.session_secret(app.config), validator)
+    secret = config.session_secret(app.config)
+    batch = Batch(store, secret, app.config.get("COUNTS_FLUSH_SECONDS", FLUSH_SECONDS))
+    app.extensions["ivr"] = Line(live, store, secret, validator, batch)
     init_request_log(app)
 
 

@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 MAX_BODY_BYTES = 64 * 1024
-CALL_TTL_SECONDS = 60 * 60
 TEXT_TTL_SECONDS = 24 * 60 * 60
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # a whole number in international form, like +448088020300
 AUTH_TOKEN = re.compile(r"[0-9a-f]{32}")  # Twilio's Auth Token: 32 hex characters

@@ -52,7 +52,10 @@ FUZZY_MIN_LENGTH = 4
 STEMMERS = {"en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian", "pt": "portuguese",
             "nl": "dutch", "ga": "irish", "pl": "polish", "ro": "romanian", "tr": "turkish", "ar": "arabic"}
 _STEMMING = threading.Lock()  # a Snowball stemmer keeps its word in the object while it works
-_STATE = re.compile(r"^[A-Za-z0-9-]{0,26}\.[a-z]{0,8}\.[a-z0-9_-]{0,40}\.[0-9]{1,2}\.[0-9]{1,2}$")
+_PLACE = r"[A-Za-z0-9-]{0,26}\.[a-z]{0,8}\.[a-z0-9_-]{0,40}\.[0-9]{1,2}\.[0-9]{1,2}"
+# v2 (now): "v2.<place>.<reached 0|1>"; v1 (before): "<place>" alone, still read for calls in progress at a deploy.
+STATE_VERSION = "v2"
+_STATE = re.compile(rf"^(?:{STATE_VERSION}\.({_PLACE})\.([01])|({_PLACE}))$")
 
 
 # ---------------------------------------------------------------- voice
@@ -60,27 +63,30 @@ _STATE = re.compile(r"^[A-Za-z0-9-]{0,26}\.[a-z]{0,8}\.[a-z0-9_-]{0,40}\.[0-9]{1
 
 @dataclass(frozen=True)
 class Call:
-    """Where a caller is in the menus."""
+    """Where a caller is in the menus, and whether they have reached a topic yet."""
 
     lang: str = ""
     node: str = MENU
     topic: str = ""
     part: int = 0
     misses: int = 0
+    reached: bool = False  # travels with the call, so its end needs no record of it
 
     def encode(self) -> str:
-        """Write the place compactly, for the next webhook's URL."""
-        return f"{self.lang}.{self.node}.{self.topic}.{self.part}.{self.misses}"
+        """Write the place compactly, with its format's version, for the next webhook's URL."""
+        return f"{STATE_VERSION}.{self.lang}.{self.node}.{self.topic}.{self.part}.{self.misses}.{int(self.reached)}"
 
     @classmethod
     def decode(cls, text: str | None) -> Call:
-        """Read a place from a URL; anything unreadable is the main menu."""
-        if not text or not _STATE.match(text):
+        """Read a place from a URL (this format or the one before); anything unreadable is the main menu."""
+        found = _STATE.match(text) if text else None
+        if found is None:
             return cls()
-        lang, node, topic, part, misses = text.split(".")
+        place, reached = (found[1], found[2] == "1") if found[1] is not None else (found[3], False)
+        lang, node, topic, part, misses = place.split(".")
         if node not in NODES:
-            return cls(lang=lang)
-        return cls(lang, node, topic, int(part), int(misses))
+            return cls(lang=lang, reached=reached)
+        return cls(lang, node, topic, int(part), int(misses), reached)
 
 
 @dataclass(frozen=True)
@@ -266,13 +272,24 @@ def _spoken_key(language: Language, call: Call, words: tuple[str, ...]) -> str:
 
 def _says_any(words: tuple[str, ...], phrases: list[str] | tuple[str, ...]) -> bool:
     """Say whether any phrase stands, word for word, among the words."""
-    return any(_has(words, words_of(phrase)) for phrase in phrases)
+    return any(_has(words, _phrase_words(phrase)) for phrase in phrases)
 
 
 def _says_any_form(code: str, words: tuple[str, ...], phrases: list[str] | tuple[str, ...]) -> bool:
     """Say whether any phrase stands among the words in any form ("following" for "followed")."""
     stems = _stems(code, words)
-    return any(_has(stems, _stems(code, words_of(phrase))) for phrase in phrases)
+    return any(_has(stems, _phrase_stems(code, phrase)) for phrase in phrases)
+
+
+# Phrases are the prompt files' keywords, never a caller's words: split and stem each once, not per call.
+@lru_cache(maxsize=4096)
+def _phrase_words(phrase: str) -> tuple[str, ...]:
+    return words_of(phrase)
+
+
+@lru_cache(maxsize=4096)
+def _phrase_stems(code: str, phrase: str) -> tuple[str, ...]:
+    return _stems(code, words_of(phrase))
 
 
 def _has(words: tuple[str, ...], wanted: tuple[str, ...]) -> bool:

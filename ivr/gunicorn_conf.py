@@ -1,4 +1,4 @@
-"""Gunicorn settings the Procfile loads: a shared metrics folder for all workers, and a safe development mode.
+"""Gunicorn settings the Procfile loads: shared metrics, counts sent at a worker's exit, a safe development mode.
 
 Prometheus counters live in each worker's memory; with a folder shared through
 ``PROMETHEUS_MULTIPROC_DIR`` every worker writes its counts there and ``/metrics``
@@ -34,6 +34,13 @@ def on_starting(server: Any) -> None:
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Send this worker's last anonymous counts before it goes (a graceful restart loses none)."""
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
+    if "ivr" in extensions:
+        extensions["ivr"].batch.close()
 
 
 def child_exit(server: Any, worker: Any) -> None:

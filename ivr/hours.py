@@ -169,7 +169,7 @@ class HoursSettings(BaseModel):
 class OpeningHours:
     """Answer when the line is open, from validated settings. Immutable."""
 
-    __slots__ = ("settings", "zone", "_calendar", "_weekly", "_openings", "_closures", "_days")
+    __slots__ = ("settings", "zone", "_calendar", "_weekly", "_openings", "_closures", "_days", "_minute")
 
     def __init__(self, settings: HoursSettings) -> None:
         bank = settings.bank_holidays
@@ -181,6 +181,7 @@ class OpeningHours:
             "_openings": {o.date: _parse_ranges("opening", o.hours) for o in settings.openings},
             "_closures": settings.closures,
             "_days": {},  # date -> its open intervals: every call asks about today
+            "_minute": [(None, False)],  # the last minute asked about, and its answer: hours change on whole minutes
         }
         for name, value in fields.items():
             object.__setattr__(self, name, value)
@@ -230,7 +231,14 @@ class OpeningHours:
 
     def is_open(self, at: datetime.datetime) -> bool:
         """Return whether the line is open at that moment (start inclusive, end exclusive)."""
-        return self._current(at) is not None
+        if at.tzinfo is None or at.utcoffset() is None:
+            return self._current(at) is not None  # raises, as local() says
+        minute = int(at.timestamp()) // 60  # times in the files are whole minutes, so is every change
+        known, answer = self._minute[0]
+        if known != minute:
+            answer = self._current(at) is not None
+            self._minute[0] = (minute, answer)  # one assignment: another thread sees the old pair or the new
+        return answer
 
     def closes_at(self, at: datetime.datetime) -> datetime.datetime | None:
         """Return when the current open interval ends, or None if closed."""

@@ -9,6 +9,7 @@ a number or a message.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,11 +27,20 @@ TRANSFERS = Counter(
     "ivr_transfers", "Transfers to the helpline, by outcome (closed: asked for while closed).", ["status"]
 )
 REPROMPTS = Counter("ivr_reprompts", "Times a caller was asked again after silence or an unknown key.")
-STORE_ERRORS = Counter("ivr_store_errors", "Requests answered without the session store.")
+STORE_ERRORS = Counter("ivr_store_errors", "Requests answered, or count batches held back, without the session store.")
+COUNTS_DROPPED = Counter(
+    "ivr_counts_dropped", "Anonymous counts dropped, oldest first, because the store was away too long."
+)
 LATENCY = Histogram(
     "ivr_request_seconds", "Time to answer a request, by endpoint.", ["endpoint"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+
+
+@lru_cache(maxsize=64)  # endpoints are the app's own names: a handful
+def latency(endpoint: str) -> Histogram:
+    """The latency histogram of one endpoint, looked up once rather than on every request."""
+    return LATENCY.labels(endpoint=endpoint)
 
 
 def count_event(event: str, channel: str) -> None:

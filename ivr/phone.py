@@ -95,12 +95,15 @@ class Phone:
         self.channel = channel  # how texts are sent: SMS, or WhatsApp with its extra fields
         self.profile_name = FAKE_PROFILE_NAME
         self.call_sid = "CA" + secrets.token_hex(16)
+        self.last_token = ""  # the idempotency token of the last delivery sent
 
-    def post(self, path_or_url: str, form: dict[str, str]) -> tuple[int, str]:
-        """Sign and send one webhook."""
+    def post(self, path_or_url: str, form: dict[str, str], token: str = "") -> tuple[int, str]:
+        """Sign and send one webhook, marked with an idempotency token as Twilio does (pass one to retry)."""
         url = urljoin(self.base_url + "/", path_or_url)
         signature = self.validator.compute_signature(url, form)
-        return self.transport.post(url, form, {"X-Twilio-Signature": signature})
+        self.last_token = token or secrets.token_hex(16)
+        return self.transport.post(url, form, {"X-Twilio-Signature": signature,
+                                               "I-Twilio-Idempotency-Token": self.last_token})
 
     def _call_form(self, **extra: str) -> dict[str, str]:
         return {"CallSid": self.call_sid, "From": self.caller, "To": FAKE_LINE, **extra}

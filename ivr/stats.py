@@ -2,13 +2,14 @@
 
 Each day has one Redis hash (``ivr:stats:2026-11-27``, kept 400 days) of plain
 counts: calls, messages per text channel (``texts`` for SMS, ``whatsapp``),
-topics chosen per channel, transfers by outcome, and calls that ended without
-reaching a topic. ``ivr stats`` reads them back.
+topics chosen per channel, transfers by outcome, and calls that reached a topic
+(``reached``), from which calls without a topic follow. ``ivr stats`` reads them back.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from .channels import CHANNELS
@@ -32,7 +33,13 @@ def tally(now: datetime, *fields: str, amounts: dict[str, int] | None = None) ->
         counts[field] = counts.get(field, 0) + amount
     if not counts:
         return None
-    return Tally(day_key(now.astimezone(LONDON).date()), tuple(counts.items()), KEEP_DAYS * 24 * 3600)
+    return Tally(_day_at(int(now.timestamp()) // 60), tuple(counts.items()), KEEP_DAYS * 24 * 3600)
+
+
+@lru_cache(maxsize=4)
+def _day_at(minute: int) -> str:
+    """The day key for a minute (London's days begin on a whole minute): worked out once a minute, not per call."""
+    return day_key(datetime.fromtimestamp(minute * 60, UTC).astimezone(LONDON).date())
 
 
 def event_field(event: str, channel: str) -> str:
@@ -51,6 +58,13 @@ def days_back(today: date, days: int) -> list[date]:
     return [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
+def calls_without_topic(counts: dict[str, int]) -> int:
+    """Calls that never reached a topic: calls less those that did (``no_topic`` on days counted before that)."""
+    if "reached" not in counts and "no_topic" in counts:
+        return counts["no_topic"]
+    return max(0, counts.get("calls", 0) - counts.get("reached", 0))
+
+
 def summary(day: date, counts: dict[str, int]) -> dict[str, object]:
     """Shape one day's raw counts for people and for --json."""
     topics: dict[str, dict[str, int]] = {}
@@ -62,7 +76,7 @@ def summary(day: date, counts: dict[str, int]) -> dict[str, object]:
         "date": day.isoformat(),
         "calls": counts.get("calls", 0),
         **{channel.count_field: counts.get(channel.count_field, 0) for channel in CHANNELS},
-        "calls_without_topic": counts.get("no_topic", 0),
+        "calls_without_topic": calls_without_topic(counts),
         "reprompts": counts.get("reprompts", 0),
         "topics": topics,
         "transfers": {status: counts.get(f"transfer:{status}", 0) for status in TRANSFER_OUTCOMES},

@@ -22,16 +22,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.sentinel import Sentinel
 
 PREFIX = "ivr:"
-COUNT = "n:"  # session fields that hold a call's own counts
-ENDED = "ended"  # the field of a finished call's tombstone
-ENDED_TTL = 10 * 60
+SEEN_TTL = 5 * 60  # how long a counted delivery is remembered: Twilio retries within a minute or two
 READY_KEY = f"{PREFIX}ready"  # written by each readiness check
 READY_TTL = 10  # long enough to outlast Twilio's late and retried webhooks
 BREAKER_SECONDS = 5.0
@@ -39,9 +37,8 @@ SOCKET_TIMEOUT = 0.2
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Tally:
-    """Anonymous counts to add to one day's statistics, in the same round trip as a session write."""
+class Tally(NamedTuple):  # a tuple, not a frozen dataclass: one is made on every webhook
+    """Anonymous counts to add to one day's statistics."""
 
     key: str
     counts: tuple[tuple[str, int], ...]  # (field, how many to add)
@@ -61,6 +58,27 @@ class Limit:
     member: str = ""
 
 
+class Delivery(NamedTuple):
+    """One webhook's anonymous counts, added once however often Twilio delivers it.
+
+    ``seen`` is the key that marks the delivery counted (made from Twilio's
+    idempotency token; "" counts it without a check). A limit, if any, gets its
+    member added either way: a set never counts one call twice.
+    """
+
+    tally: Tally | None
+    seen: str = ""
+    limit: Limit | None = None
+
+
+class Counted(NamedTuple):
+    """What a delivery's flush found: whether it was new, and its limit's size and seconds left."""
+
+    new: bool
+    members: int = 0
+    expires_in: int = 0
+
+
 class StoreDown(Exception):
     """The session store did not answer in time; carry on without it."""
 
@@ -74,18 +92,8 @@ def key_for(secret: bytes, kind: str, identifier: str) -> str:
 class Store(Protocol):
     """What the web edges need from a session store."""
 
-    def update(
-        self, key: str, fields: dict[str, str], ttl: int, read: str,
-        counts: tuple[str, ...] = (), limit: Limit | None = None,
-    ) -> tuple[str | None, int, bool]:
-        """Set fields of a session; return one field's old value, the limit's count and whether it ended.
-
-        Each name in counts adds one to the session's own ``n:<name>`` field, only
-        when the read field's value changes, so a retried webhook (same delivery)
-        is not counted twice. The counts join the day's statistics when the
-        session is taken at the end of the call. A session already taken stays
-        ended: only the read field is kept, and the caller counts the delivery itself.
-        """
+    def count_deliveries(self, deliveries: list[Delivery]) -> list[Counted]:
+        """Add each delivery's counts unless its seen key is set already, in one round trip; grow its limit."""
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         """Count one more event in a window, and load a session, in one round trip."""
@@ -99,12 +107,6 @@ class Store(Protocol):
         """Save a session only if it still holds expected (None: absent); else return what it holds now.
 
         The tally is added either way: it counts a message that arrived, not a save.
-        """
-
-    def take(self, key: str) -> dict[str, str]:
-        """Load the fields of a session set by update, and leave a short tombstone: the call has ended.
-
-        Taking an ended session again returns nothing, so its counts are added once.
         """
 
     def forget(self, *keys: str, tally: Tally | None = None) -> None:
@@ -139,6 +141,8 @@ class RedisStore:
 
     def __init__(self, url: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.client = connect(url)
+        # EVALSHA: the script's hash, not its text (loaded again by itself after a failover's NOSCRIPT).
+        self._deliver = self.client.register_script(BATCH_SCRIPT)
 
         self._clock = clock
         self._open_until = 0.0
@@ -155,28 +159,18 @@ class RedisStore:
             self._open_until = self._clock() + BREAKER_SECONDS
             raise StoreDown(type(error).__name__) from None
 
-    def update(
-        self, key: str, fields: dict[str, str], ttl: int, read: str,
-        counts: tuple[str, ...] = (), limit: Limit | None = None,
-    ) -> tuple[str | None, int, bool]:
-        pairs = [item for pair in fields.items() for item in pair]
-        args = [read, fields.get(read, ""), ttl, len(pairs), *pairs, *(COUNT + name for name in counts)]
-
-        def run() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
-            # EVAL, not EVALSHA: no SCRIPT EXISTS round trip first, and no NOSCRIPT
-            # after a failover; Redis compiles the script once and keeps it.
-            pipe.eval(UPDATE_SCRIPT, 1, key, *args)
-            if limit is not None:
-                pipe.sadd(limit.key, limit.member)
-                pipe.expire(limit.key, limit.window, nx=True)
-                pipe.scard(limit.key)
-            return pipe.execute()
-
-        results = self._guard(run)
-        raw, ended = results[0]
-        old = raw.decode() if isinstance(raw, bytes) else raw
-        return old or None, int(results[3]) if limit is not None else 0, bool(ended)
+    def count_deliveries(self, deliveries: list[Delivery]) -> list[Counted]:
+        if not deliveries:
+            return []
+        keys, args, order, limited = _batch_arguments(deliveries)
+        reply = self._guard(lambda: self._deliver(keys=keys, args=args))
+        flags = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        counted = [Counted(True)] * len(deliveries)
+        for flag, index in zip(flags, order, strict=True):
+            counted[index] = Counted(flag == "1")
+        for at, index in enumerate(limited):
+            counted[index] = Counted(counted[index].new, int(reply[1 + 2 * at]), int(reply[2 + 2 * at]))
+        return counted
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         def run() -> list[Any]:
@@ -209,11 +203,6 @@ class RedisStore:
 
         saved, current = self._guard(run)[0]
         return bool(saved), _decode(current or None)
-
-    def take(self, key: str) -> dict[str, str]:
-        raw = self._guard(lambda: self.client.eval(TAKE_SCRIPT, 1, key, ENDED_TTL))
-        fields = {raw[i].decode(): raw[i + 1].decode() for i in range(0, len(raw), 2)}
-        return {} if ENDED in fields else fields
 
     def forget(self, *keys: str, tally: Tally | None = None) -> None:
         def run() -> list[Any]:
@@ -249,41 +238,81 @@ class RedisStore:
         return time.perf_counter() - started
 
 
-# One round trip for a call's webhook, on one key (so it shards under Redis
-# Cluster): read the last delivery seen, write the session with its TTL, and
-# count what happened unless this delivery was seen already (a retry). A call
-# already ended keeps its tombstone and TTL; only the delivery is noted.
-UPDATE_SCRIPT = """
-local old = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-if redis.call('HEXISTS', KEYS[1], 'ended') == 1 then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  return {old, 1}
-end
-local npairs = tonumber(ARGV[4])
-redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + npairs))
-if old ~= ARGV[2] then
-  for i = 5 + npairs, #ARGV do
-    redis.call('HINCRBY', KEYS[1], ARGV[i], 1)
+# Count a batch of webhook deliveries in one step, each once. Deliveries with the
+# same counts come as a group: the day's key, then a seen key per delivery that has
+# Twilio's token (SET NX with a short TTL: only a first delivery sets it), then how
+# many came without one. The day's fields grow by the number of new deliveries.
+# Then each new call joins its caller's limit set (a set counts a call once), whose
+# size and seconds left come back. Returns a "1"/"0" per delivery (tokened ones of
+# each group first), then a size and TTL per limit.
+BATCH_SCRIPT = """
+local seen_ttl, a, k = tonumber(ARGV[1]), 3, 1
+local flags, out = {}, {}
+for g = 1, tonumber(ARGV[2]) do
+  local day, day_ttl, pairs = KEYS[k], tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  k = k + 1
+  local fields = a + 2
+  a = fields + 2 * pairs
+  local tokened, plain = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  a = a + 2
+  local new = plain
+  for i = 1, tokened do
+    if redis.call('SET', KEYS[k], '1', 'NX', 'EX', seen_ttl) then
+      new = new + 1
+      flags[#flags + 1] = '1'
+    else
+      flags[#flags + 1] = '0'
+    end
+    k = k + 1
+  end
+  for i = 1, plain do
+    flags[#flags + 1] = '1'
+  end
+  if new > 0 and pairs > 0 then
+    for f = fields, fields + 2 * pairs - 1, 2 do
+      redis.call('HINCRBY', day, ARGV[f], new * tonumber(ARGV[f + 1]))
+    end
+    redis.call('EXPIRE', day, day_ttl)
   end
 end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return {old, 0}
-"""
-
-
-# End a call in one step: read its session, then leave only a tombstone that
-# remembers the last delivery, so a late or retried webhook is known for what it is.
-TAKE_SCRIPT = """
-local fields = redis.call('HGETALL', KEYS[1])
-local seen = redis.call('HGET', KEYS[1], 'seen')
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'ended', '1')
-if seen then
-  redis.call('HSET', KEYS[1], 'seen', seen)
+out[1] = table.concat(flags)
+for i = 1, tonumber(ARGV[a]) do
+  local key = KEYS[k]
+  k = k + 1
+  redis.call('SADD', key, ARGV[a + 1])
+  redis.call('EXPIRE', key, tonumber(ARGV[a + 2]), 'NX')
+  out[#out + 1] = redis.call('SCARD', key)
+  out[#out + 1] = redis.call('TTL', key)
+  a = a + 2
 end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-return fields
+return out
 """
+
+
+def _batch_arguments(deliveries: list[Delivery]) -> tuple[list[str], list[Any], list[int], list[int]]:
+    """Lay deliveries out for BATCH_SCRIPT: keys, arguments, and which delivery each flag and limit answers."""
+    groups: dict[Tally | None, tuple[list[int], list[int]]] = {}
+    for index, delivery in enumerate(deliveries):
+        tokened, plain = groups.setdefault(delivery.tally, ([], []))
+        (tokened if delivery.seen else plain).append(index)
+    keys: list[str] = []
+    args: list[Any] = [SEEN_TTL, len(groups)]
+    order: list[int] = []
+    for tally, (tokened, plain) in groups.items():
+        counts = tally.counts if tally else ()
+        keys.append(tally.key if tally else f"{PREFIX}stats:none")
+        args += [tally.ttl if tally else 0, len(counts), *(item for pair in counts for item in pair)]
+        args += [len(tokened), len(plain)]
+        keys += [deliveries[index].seen for index in tokened]
+        order += tokened + plain
+    limited = [index for index, delivery in enumerate(deliveries) if delivery.limit is not None]
+    args.append(len(limited))
+    for index in limited:
+        limit = deliveries[index].limit
+        assert limit is not None
+        keys.append(limit.key)
+        args += [limit.member, limit.window]
+    return keys, args, order, limited
 
 
 # Compare and save, on one key: texts from one number that arrive at once each
@@ -361,23 +390,21 @@ class EmbeddedStore:
         for key in [key for key, (expires, _) in self._items.items() if expires <= now]:
             del self._items[key]
 
-    def update(
-        self, key: str, fields: dict[str, str], ttl: int, read: str,
-        counts: tuple[str, ...] = (), limit: Limit | None = None,
-    ) -> tuple[str | None, int, bool]:
+    def count_deliveries(self, deliveries: list[Delivery]) -> list[Counted]:
         with self._lock:
-            session = dict(self._get(key) or {})
-            old = session.get(read)
-            if ENDED in session:
-                session[read] = fields.get(read, "")
-                self._items[key] = (self._items[key][0], session)
-                return old, self._add_member(limit) if limit else 0, True
-            session.update(fields)
-            if old != fields.get(read):
-                for name in counts:
-                    session[COUNT + name] = str(int(session.get(COUNT + name, 0)) + 1)
-            self._put(key, session, ttl)
-            return old, self._add_member(limit) if limit else 0, False
+            return [self._count_delivery(delivery) for delivery in deliveries]
+
+    def _count_delivery(self, delivery: Delivery) -> Counted:
+        """Count one delivery once (as BATCH_SCRIPT does)."""
+        new = not delivery.seen or self._get(delivery.seen) is None
+        if delivery.seen and new:
+            self._put(delivery.seen, True, SEEN_TTL)
+        if new:
+            self._count(delivery.tally)
+        if delivery.limit is None:
+            return Counted(new)
+        members = self._add_member(delivery.limit)
+        return Counted(new, members, max(0, round(self._items[delivery.limit.key][0] - self._clock())))
 
     def count_and_load(self, counter: str, window: int, key: str) -> tuple[int, dict[str, Any] | None]:
         with self._lock:
@@ -415,13 +442,6 @@ class EmbeddedStore:
                 return False, dict(current) if current is not None else None
             self._put(key, dict(value), ttl)
             return True, None
-
-    def take(self, key: str) -> dict[str, str]:
-        with self._lock:
-            value = dict(self._get(key) or {})
-            tombstone = {ENDED: "1", **({"seen": value["seen"]} if "seen" in value else {})}
-            self._put(key, tombstone, ENDED_TTL)
-            return {} if ENDED in value else value
 
     def forget(self, *keys: str, tally: Tally | None = None) -> None:
         with self._lock:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-# How a call ended (CallStatus on the status callback): the session is over.
-CALL_ENDED = ("completed", "busy", "failed", "no-answer", "canceled")
 # How a <Dial> to the helpline ended (DialCallStatus). "answered" is what older calls report.
 DIAL_OUTCOMES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
 # The dial statuses that mean the helpline answered and the caller was put through.

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+import requests  # noqa: F401 - before pygal's import hook, whose missing find_spec warns (an error here)
 
 from ivr import create_app
 from ivr.phone import FlaskTransport, Phone
@@ -72,6 +73,7 @@ def make_app(redis_client: redis.Redis, clock: list[datetime]) -> Callable[..., 
             "DEV_MODE": False,
             "CLOCK": lambda: clock[0],
             "TESTING": True,
+            "COUNTS_FLUSH_SECONDS": 0,  # send each delivery's counts at once, so a test can read them back
         }
         config.update(overrides)
         if "STORE" not in overrides:

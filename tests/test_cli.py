@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -116,7 +117,11 @@ def test_from_lets_an_operator_try_the_line_past_the_repeat_call_limit(
     with procfile_server(env, workers=1) as base:
         for _ in range(10):
             assert "For stalking, press 1." in run("call", "--url", base, "--token", TOKEN, input="hangup\n").stdout
-        limited = run("call", "--url", base, "--token", TOKEN, input="completed\n").stdout
+        for _ in range(3):  # the limit is learnt from the batch of counts, about a second late by design
+            limited = run("call", "--url", base, "--token", TOKEN, input="completed\n").stdout
+            if "For stalking, press 1." not in limited:
+                break
+            time.sleep(1)
         assert "For stalking, press 1." not in limited and "TRANSFER: ringing +448088020300" in limited
         other = run("call", "--url", base, "--token", TOKEN, "--from", "+447700900111", input="hangup\n")
         assert "For stalking, press 1." in other.stdout

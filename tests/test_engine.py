@@ -356,6 +356,19 @@ def test_an_unreadable_or_stale_place_is_the_main_menu(script: Script, text: str
 def test_a_place_survives_the_url(script: Script) -> None:
     call = Call("en-GB", TOPIC, "harassment", 3, 2)
     assert Call.decode(call.encode()) == call
+    reached = Call("en-GB", MENU, reached=True)
+    assert reached.encode() == "v2.en-GB.menu..0.0.1" and Call.decode(reached.encode()) == reached
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("en-GB.topic.stalking.1.0", Call("en-GB", TOPIC, "stalking", 1, 0)),  # before v2: a call in progress at a deploy
+    ("v2.en-GB.topic.stalking.1.0.1", Call("en-GB", TOPIC, "stalking", 1, 0, reached=True)),
+    ("v3.en-GB.topic.stalking.1.0.1", Call()),  # a format this code does not know: the main menu
+    ("v2.en-GB.topic.stalking.1.0.2", Call()),
+    ("v2.en-GB.topic.stalking.1.0", Call()),
+], ids=["v1", "v2", "unknown-version", "bad-flag", "v2-short"])
+def test_a_place_written_by_this_or_the_last_version_is_read(text: str, expected: Call) -> None:
+    assert Call.decode(text) == expected
 
 
 def test_every_key_in_every_place_gives_a_valid_reply(script: Script) -> None:

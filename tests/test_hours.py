@@ -107,6 +107,15 @@ def test_is_open(moment: dt.datetime, expected: bool) -> None:
     assert HOURS.is_open(moment) is expected
 
 
+def test_is_open_remembers_one_minute_and_changes_on_the_next() -> None:
+    """Asked again and again across a closing time, second by second, the answer changes exactly there."""
+    closing = at(2026, 11, 30, 16, 0, LONDON)
+    for second in range(-90, 90, 7):
+        moment = closing + dt.timedelta(seconds=second, microseconds=500)
+        assert HOURS.is_open(moment) is (second < 0), moment
+        assert HOURS.is_open(moment.astimezone(UTC)) is (second < 0), "the same moment in another zone"
+
+
 EXTRA = OpeningHours(settings(
     closures=[
         {"date": dt.date(2026, 12, 24), "from": "12:00", "note": "Christmas Eve"},

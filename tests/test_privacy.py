@@ -117,8 +117,7 @@ def test_redis_keeps_no_number_words_or_speech_and_everything_expires(
     contents = everything_in(db)
     keys = {key.decode() for key, _, _ in contents}
     assert key_for(SECRET, "text", NUMBER) in keys and key_for(SECRET, "rate:text", NUMBER) in keys
-    ended = db.hgetall(key_for(SECRET, "call", phone.call_sid))
-    assert set(ended) <= {b"ended", b"seen"}, "the call's session ends with the call, leaving a tombstone"
+    assert not db.exists(key_for(SECRET, "call", phone.call_sid)), "a call keeps no session"
     for key, values, ttl in contents:
         assert key.decode().startswith(PREFIX)
         for blob in (key, *values):
@@ -193,27 +192,45 @@ def test_the_rate_limit_gives_one_notice_then_silence(line: object, db: redis.Re
     assert 0 < db.ttl(counter) <= script.service.sms.rate_limit_minutes * 60 <= 600
 
 
-def test_a_redis_dump_cannot_confirm_a_guess_of_what_a_caller_said(
+def test_no_per_call_key_exists_in_redis_during_or_after_a_call(
     make_app: Callable[..., object], private_redis: RedisServer, db: redis.Redis
 ) -> None:
-    """The session's `seen` fingerprint is keyed with the session secret, so a dump alone confirms nothing."""
+    """A call's place travels in its signed URL: Redis holds only day counts, seen deliveries and caller limits."""
+    app = make_app(REDIS_URL=private_redis.url)
+    phone = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=NUMBER)
+    turn = phone.say(phone.ring(), SPEECH)
+    during = {key.decode() for key in db.keys("*")}
+    turn = phone.press(turn, "0")
+    phone.transfer_ends(turn, "busy")
+    phone.hang_up()
+    after = {key.decode() for key in db.keys("*")}
+    for key in during | after:
+        kind = key.removeprefix(PREFIX).split(":", 1)[0]
+        assert kind in ("stats", "seen", "rate"), f"{key} is not a day's counts, a seen delivery or a limit"
+        assert phone.call_sid not in key and key != key_for(SECRET, "call", phone.call_sid)
+        if kind == "rate":
+            assert key == key_for(SECRET, "rate:call", NUMBER), "the one per-caller key: the limit, by HMAC"
+            members = {member.decode() for member in db.smembers(key)}
+            assert members == {key_for(SECRET, "call", phone.call_sid)}, "the call is in it only as an HMAC"
+        assert 0 < db.ttl(key)
+
+
+def test_a_redis_dump_cannot_confirm_which_delivery_it_saw(
+    make_app: Callable[..., object], private_redis: RedisServer, db: redis.Redis
+) -> None:
+    """A seen delivery's key is keyed with the session secret: neither Twilio's token nor a plain hash of it."""
     import hashlib
-    from urllib.parse import urlsplit
 
     seen = []
     for secret in ("test-secret", "another-secret"):
         app = make_app(REDIS_URL=private_redis.url, SESSION_SECRET=secret)
         phone = Phone(FlaskTransport(app), BASE_URL, TOKEN, caller=NUMBER)
         phone.call_sid = "CA" + "9" * 32
-        menu = phone.ring()
-        phone.say(menu, SPEECH)
-        (key,) = db.keys(f"{PREFIX}call:*")
-        seen.append(db.hget(key, "seen").decode())
-        url = urlsplit(menu.waits or "")
-        for words in (SPEECH, SPEECH.lower(), "stalking", ""):
-            for query in (url.query, ""):
-                text = "\x1f".join((url.path, query, "", words))
-                guess = hashlib.sha256(text.encode()).hexdigest()
-                assert not guess.startswith(seen[-1]), "an unkeyed hash of the words confirms the guess"
+        phone.post("/voice", {"CallSid": phone.call_sid, "From": NUMBER}, token="token-1")
+        (key,) = db.keys(f"{PREFIX}seen:*")
+        seen.append(key.decode())
+        assert "token-1" not in seen[-1]
+        for digest in (hashlib.sha256(b"token-1").hexdigest(), hashlib.blake2b(b"token-1").hexdigest()):
+            assert digest[:32] not in seen[-1], "an unkeyed hash of the token"
         db.flushall()
-    assert seen[0] != seen[1], "the fingerprint depends on the secret"
+    assert seen[0] != seen[1], "the key depends on the secret"

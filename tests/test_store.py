@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.store import ENDED_TTL, EmbeddedStore, Limit, RedisStore, StoreDown, Tally, connect, key_for
+from ivr.store import (
+    SEEN_TTL,
+    Counted,
+    Delivery,
+    EmbeddedStore,
+    Limit,
+    RedisStore,
+    StoreDown,
+    Tally,
+    connect,
+    key_for,
+)
 
 from .redis_server import redis_server, sentinel_for
 
@@ -20,20 +31,17 @@ def test_keys_are_an_hmac_never_the_number() -> None:
 def test_both_stores_keep_the_same_promises(make: object) -> None:
     with redis_server() as server:
         store = make(server.url)  # type: ignore[operator]
-        limit = Limit("ivr:rate:a", 60, "call-a")
-        old = store.update("ivr:call:a", {"at": "x", "seen": "1"}, 60, "seen", ("calls",), limit)
-        assert old == (None, 1, False)
-        old = store.update("ivr:call:a", {"at": "y", "seen": "1"}, 60, "seen", ("calls",), limit)
-        assert old == ("1", 1, False), "a retry reads the delivery it saw before, and is not a new call"
-        assert store.take("ivr:call:a") == {"at": "y", "seen": "1", "n:calls": "1"}, "a retry is not counted twice"
-        late = store.update("ivr:call:a", {"at": "z", "seen": "2"}, 3600, "seen", ("calls",))
-        assert late == ("1", 0, True), "a finished call stays finished"
-        assert store.update("ivr:call:a", {"at": "z", "seen": "2"}, 3600, "seen", ("calls",)) == ("2", 0, True)
-        _, calls, _ = store.update("ivr:call:b", {"at": "x", "seen": "1"}, 60, "seen", ("calls",),
-                                   Limit("ivr:rate:a", 60, "call-b"))
-        assert calls == 2, "another call from the same number counts"
-        store.take("ivr:call:b")
-        assert store.take("ivr:call:a") == {}
+        day = Tally("ivr:stats:c", (("calls", 1),), 60)
+        first = Delivery(day, "ivr:seen:1", Limit("ivr:rate:a", 60, "call-a"))
+        counted = store.count_deliveries([first, first])
+        assert counted[0] == Counted(True, 1, 60), "a new delivery counts, and the call joins its caller's set"
+        assert counted[1] == Counted(False, 1, 60), "the same delivery again (a retry) counts nothing more"
+        other = Delivery(Tally("ivr:stats:c", (("calls", 1), ("reached", 1)), 60), "ivr:seen:2",
+                         Limit("ivr:rate:a", 60, "call-b"))
+        assert store.count_deliveries([other])[0].members == 2, "another call from the same number counts"
+        assert store.count_deliveries([Delivery(day)]) == [Counted(True)], "without a token: counted, unchecked"
+        assert store.counts(["ivr:stats:c"]) == [{"calls": 3, "reached": 1}]
+        assert store.count_deliveries([]) == []
         store.save("ivr:text:a", {"thread": {"topic": "x"}}, 60, Tally("ivr:stats:d", (("texts", 2),), 60))
         assert store.count_and_load("ivr:rate:t", 60, "ivr:text:a") == (1, {"thread": {"topic": "x"}})
         store.forget("ivr:text:a", tally=Tally("ivr:stats:d", (("texts", 1),), 60))
@@ -41,7 +49,7 @@ def test_both_stores_keep_the_same_promises(make: object) -> None:
         assert store.counts(["ivr:stats:d", "ivr:stats:none"]) == [{"texts": 3}, {}]
         if isinstance(store, RedisStore):
             client = server.client()
-            assert all(0 < client.ttl(key) <= max(60, ENDED_TTL) for key in client.scan_iter(match="ivr:*"))
+            assert all(0 < client.ttl(key) <= max(60, SEEN_TTL) for key in client.scan_iter(match="ivr:*"))
 
 
 def test_a_sentinel_url_finds_the_primary() -> None:

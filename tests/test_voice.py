@@ -9,7 +9,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from ivr.phone import FlaskTransport, Phone
-from ivr.store import ENDED_TTL, RedisStore
+from ivr.store import SEEN_TTL, RedisStore
 
 from .conftest import BASE_URL, CLOSED, TOKEN
 
@@ -147,18 +147,14 @@ def test_three_misses_end_the_call_kindly(phone: Phone) -> None:
     assert "oh eight oh eight" in " ".join(turn.says)
 
 
-def test_the_session_is_kept_in_redis_by_hmac_with_a_ttl(phone: Phone, redis_client: object) -> None:
+def test_a_call_keeps_no_session_its_place_travels_in_the_signed_url(phone: Phone, redis_client: object) -> None:
     turn = phone.press(phone.ring(), "1")
-    assert turn.waits
-    keys = list(redis_client.scan_iter(match="ivr:call:*"))  # type: ignore[attr-defined]
-    assert len(keys) == 1
-    assert phone.call_sid.encode() not in keys[0]
-    assert 0 < redis_client.ttl(keys[0]) <= 3600  # type: ignore[attr-defined]
-    assert redis_client.hget(keys[0], "at") == b"en-GB.topic.stalking.0.0"  # type: ignore[attr-defined]
-    phone.hang_up()
-    left = redis_client.hgetall(keys[0])  # type: ignore[attr-defined]
-    assert set(left) <= {b"ended", b"seen"}, "the status callback ends the session, leaving a short tombstone"
-    assert 0 < redis_client.ttl(keys[0]) <= ENDED_TTL  # type: ignore[attr-defined]
+    assert turn.waits == "/voice/answer?s=v2.en-GB.topic.stalking.0.0.1", "the place, and that a topic was reached"
+    assert not list(redis_client.scan_iter(match="ivr:call:*"))  # type: ignore[attr-defined]
+    assert phone.hang_up() == 204
+    assert not list(redis_client.scan_iter(match="ivr:call:*"))  # type: ignore[attr-defined]
+    for key in redis_client.scan_iter(match="ivr:seen:*"):  # type: ignore[attr-defined]
+        assert 0 < redis_client.ttl(key) <= SEEN_TTL  # type: ignore[attr-defined]
 
 
 def test_with_redis_unreachable_the_call_still_works(make_app: Callable[..., object]) -> None:

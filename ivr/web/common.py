@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import random
 import re
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, Response, abort, current_app, g, request
 from twilio.request_validator import RequestValidator
 
-from .. import metrics
+from .. import logs, metrics
+from ..batch import Batch
 from ..live import LiveScript
 from ..script import Script
 from ..store import Store, StoreDown, key_for
@@ -24,6 +26,7 @@ from ..store import Store, StoreDown, key_for
 log = logging.getLogger("ivr.web")
 SIGNATURE_HEADER = "X-Twilio-Signature"
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+IDEMPOTENCY_ENVIRON = "HTTP_" + IDEMPOTENCY_HEADER.upper().replace("-", "_")
 MAX_FIELD = 1600
 # Twilio's signature joins names and values, so a signed `CallSid=CA…Digits1` could be
 # re-split into other fields: identifiers must have exactly Twilio's shape.
@@ -41,12 +44,13 @@ PUBLIC_FACTS = ("voice.fallback_call", "sms.fallback_text")
 
 @dataclass
 class Line:
-    """The resources one app holds: the live script, the store and the key secret."""
+    """The resources one app holds: the live script, the store, the key secret and the batch of counts."""
 
     live: LiveScript
     store: Store
     secret: bytes
     validator: RequestValidator | None
+    batch: Batch
 
 
 def line() -> Line:
@@ -115,17 +119,29 @@ def field(name: str, limit: int = MAX_FIELD) -> str:
     value = request.form.get(name, "")[:limit]
     if name in KEY_FIELDS:
         return value if KEYS.fullmatch(value) else ""
+    if value.isprintable():  # nearly always: nothing to take out
+        return value
     return "".join(char for char in value if char.isprintable() or char in "\n ")
 
 
 def next_url(path: str, state: str) -> str:
     """Return the address of the next webhook, carrying the caller's place."""
-    return f"{current_app.config['PUBLIC_URL']}{path}?s={quote(state, safe='.-_')}"
+    return _address(current_app.config["PUBLIC_URL"], path, state)
+
+
+@lru_cache(maxsize=4096)  # places in the menus are few: each address is written once
+def _address(base: str, path: str, state: str) -> str:
+    return f"{base}{path}?s={quote(state, safe='.-_')}"
 
 
 def session_key(kind: str, identifier: str) -> str | None:
     """Return the store key for a caller or texter, or None without an identifier."""
     return key_for(line().secret, kind, identifier) if identifier else None
+
+
+def idempotency_token() -> str:
+    """Return Twilio's idempotency token for this delivery ("" without one): a retry carries the same."""
+    return request.environ.get(IDEMPOTENCY_ENVIRON, "")  # the header as WSGI holds it: no Headers lookup
 
 
 def has_idempotency_token() -> bool:
@@ -171,7 +187,7 @@ def init_request_log(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
-        g.request_id = secrets.token_hex(6)
+        g.request_id = f"{random.getrandbits(48):012x}"  # to find a line again, not a secret: no urandom per request
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -186,7 +202,7 @@ def init_request_log(app: Flask) -> None:
         }
         if g.get("store_error"):
             fields["store"] = "down"
-        metrics.LATENCY.labels(endpoint=endpoint).observe(fields["ms"] / 1000)
-        log.info("request", extra={"fields": fields})
+        metrics.latency(endpoint).observe(fields["ms"] / 1000)
+        logs.request_line(log, fields)
         response.headers["X-Request-Id"] = fields["request_id"]
         return response

@@ -42,6 +42,7 @@ def readyz() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def prometheus() -> Response:
-    """Expose counters and latencies for Prometheus, across every worker."""
+    """Expose counters and latencies for Prometheus, across every worker (this one's waiting counts sent first)."""
+    line().batch.flush()
     body, content_type = metrics.exposition()
     return Response(body, mimetype=content_type.split(";")[0], content_type=content_type)

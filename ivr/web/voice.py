@@ -6,17 +6,15 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, request
 
-from .. import engine, fallback, metrics, stats, twiml
-from ..config import CALL_TTL_SECONDS
+from .. import engine, fallback, stats, twiml
 from ..engine import Call, Heard, VoiceReply
 from ..schema import E164
 from ..script import Script
 from ..stats import event_field
-from ..store import COUNT, Limit
-from ..twilio_status import CALL_ENDED
+from ..store import Limit
 from .common import (
     field,
-    fingerprint,
+    idempotency_token,
     line,
     next_url,
     note,
@@ -24,7 +22,6 @@ from .common import (
     require_signature,
     script,
     session_key,
-    store_call,
 )
 from .common import twiml as answer_with
 
@@ -43,7 +40,7 @@ def new_call() -> Response:
     current = script()
     if current is None:
         return answer_with(fallback.voice_twiml())
-    return _reply(current, engine.start_call(current, now()), new_call=True)
+    return _reply(current, engine.start_call(current, now()), None)
 
 
 @bp.post(ANSWER_PATH.removeprefix("/voice"))
@@ -55,7 +52,7 @@ def answer() -> Response:
     heard = Heard(digits=field("Digits", MAX_DIGITS), speech=field("SpeechResult", MAX_SPEECH))
     call = Call.decode(request.args.get("s"))
     note(heard="speech" if heard.speech and not heard.digits else "keys" if heard.digits else "none")
-    return _reply(current, engine.answer(current, call, heard, now()))
+    return _reply(current, engine.answer(current, call, heard, now()), call)
 
 
 @bp.post(DIALLED_PATH.removeprefix("/voice"))
@@ -66,16 +63,12 @@ def dialled() -> Response:
         return answer_with(fallback.voice_twiml())
     call = Call.decode(request.args.get("s"))
     status = field("DialCallStatus", 20).lower()
-    return _reply(current, engine.dial_result(current, call, status, now()))
+    return _reply(current, engine.dial_result(current, call, status, now()), call)
 
 
 @bp.post("/status")
 def status() -> Response:
-    """End the call's session when Twilio says the call is over."""
-    key = session_key("call", field("CallSid", 64))
-    if key and field("CallStatus", 20) in CALL_ENDED:
-        session = store_call("take", key) or {}
-        _count_call(session)
+    """Acknowledge the end of a call: it left nothing behind to clear, and its counts are already made."""
     return Response(status=204)
 
 
@@ -94,17 +87,22 @@ def fallback_document() -> str:
     return fallback.voice_twiml(known, moment)
 
 
-def _reply(current: Script, reply: VoiceReply, new_call: bool = False) -> Response:
-    """Record where the caller is and count what happened, then answer with TwiML."""
-    counts = tuple(name for name in ("calls" if new_call else "", event_field(reply.event, "voice")) if name)
+def _reply(current: Script, reply: VoiceReply, came_from: Call | None) -> Response:
+    """Count what happened in this worker's batch, then answer with TwiML; nothing waits on the store."""
+    new_call = came_from is None
+    reached = came_from is not None and came_from.reached
+    topic = reply.event.startswith("topic:")
+    counts = ["calls"] if new_call else []
+    counts += [name for name in (event_field(reply.event, "voice"), "reached" if topic and not reached else "")
+               if name]
     limit = _call_limit(current) if new_call else None
-    retry, calls = _remember(reply, counts, limit)
-    if not retry:
-        if new_call:
-            metrics.CALLS.inc()
-        metrics.count_event(reply.event, "voice")
-    if limit is not None and calls > current.service.calls.rate_limit_calls:
+    batch = line().batch
+    batch.add(stats.tally(now(), *counts), idempotency_token(), reply.event, "voice", new_call=new_call,
+              limit=limit, most=current.service.calls.rate_limit_calls)
+    if limit is not None and batch.over_limit(limit.key):  # known from a flush: this call or one before
         reply = replace(engine.helpline_at_once(current, now()), event="rate-limited")
+    if reply.call.reached != (reached or topic):
+        reply = replace(reply, call=replace(reply.call, reached=reached or topic))
     note(state=reply.call.node, event=reply.event)
     state = reply.call.encode()
     document = twiml.voice(reply, current, next_url(ANSWER_PATH, state), next_url(DIALLED_PATH, state))
@@ -112,46 +110,14 @@ def _reply(current: Script, reply: VoiceReply, new_call: bool = False) -> Respon
 
 
 def _call_limit(current: Script) -> Limit | None:
-    """The new-call counter for this caller's number (an HMAC of it), for real numbers only.
+    """The new-call limit for this caller's number (an HMAC of it), for real numbers only.
 
     A withheld number arrives as a word ("anonymous", "restricted" ...): it is never
     limited, so callers who hide their number are never pooled under one key. The
-    counter holds each call's hashed CallSid, so a retried delivery never counts.
+    limit's set holds each call's hashed CallSid, so a retried delivery never counts.
     """
     caller, call = field("From", 64), session_key("call", field("CallSid", 64))
     if not E164.match(caller) or call is None:
         return None
     key = session_key("rate:call", caller)
     return Limit(key, current.service.calls.rate_limit_minutes * 60, call) if key else None
-
-
-def _remember(reply: VoiceReply, counts: tuple[str, ...], limit: Limit | None) -> tuple[bool, int]:
-    """Keep the call's session in one round trip; say whether this delivery was seen before."""
-    key = session_key("call", field("CallSid", 64))
-    if key is None:
-        return False, 0
-    seen = fingerprint(field("Digits", MAX_DIGITS), field("SpeechResult", MAX_SPEECH))
-    fields = {"at": reply.call.encode(), "seen": seen}
-    if reply.event.startswith("topic:"):
-        fields["reached"] = "1"
-    stored = store_call("update", key, fields, CALL_TTL_SECONDS, "seen", counts, limit)
-    previous, calls, ended = stored or (None, 0, False)
-    if previous == seen:
-        note(retry=True)
-    elif ended:  # a late webhook after the status callback: the session is gone, so count it straight away
-        note(late=True)
-        day = stats.tally(now(), *counts)
-        if day is not None:
-            store_call("count", day)
-    return previous == seen, calls
-
-
-def _count_call(session: dict[str, str]) -> None:
-    """Add a finished call's own counts to the day's statistics."""
-    amounts = {name.removeprefix(COUNT): int(value) for name, value in session.items() if name.startswith(COUNT)}
-    if amounts.get("calls") and not session.get("reached"):
-        amounts["no_topic"] = 1
-    note(reached_topic=bool(session.get("reached")))
-    day = stats.tally(now(), amounts=amounts)
-    if day is not None:
-        store_call("count", day)
