@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, render_template, request, url_for
 
+from ..channels import CHANNELS
 from ..console import accounts, guard, pages, trial
 from ..hours import status_line
 from .common import line, now
@@ -170,4 +171,4 @@ def try_it() -> str:
         moment, _ = trial.moment(state, script, now())
         when_status = f"At {moment:%a %d %b %Y %H:%M} the helpline is {status_line(script.hours, moment)}."
     return _page("try.html", state=state, error=error, ready=script is not None, choices=trial.DIAL_CHOICES,
-                 when_status=when_status, channels=trial.CHANNELS)
+                 when_status=when_status, channels=CHANNELS)
