@@ -507,7 +507,8 @@ def reply_to_text(script: Script, thread: Thread, body: str, now: datetime, chan
         return _text_menu(chosen, Thread(lang=chosen.code), channel)
     if _says_any_form(language.code, words, language.sms.say_danger):
         danger = script.fill(language.sms.danger, "sms")
-        return TextReply(f"{danger}\n{_call_text(script, language, now)}", thread, "danger")
+        details = " ".join(_call_text(script, language, now).replace(danger, " ").split())  # 999 said once, first
+        return TextReply(f"{danger}\n{details}", thread, "danger")
     if whole == HELPLINE_KEY:
         return TextReply(_call_text(script, language, now), thread, "helpline")
     numbered = language.topic_by_key(whole) if whole.isdigit() else None

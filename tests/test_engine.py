@@ -515,8 +515,13 @@ def test_0_gives_the_helpline_and_danger_gets_the_999_line_first(script: Script,
     for now in (OPEN, CLOSED_TIME):
         reply = engine.reply_to_text(script, thread, body, now)
         helpline = engine.reply_to_text(script, thread, "CALL", now).text or ""
-        danger = "In danger now? Call 999.\n" if body != "0" else ""
-        assert reply.text == danger + helpline and reply.thread == thread, "the texter keeps their place"
+        text = reply.text or ""
+        assert reply.thread == thread, "the texter keeps their place"
+        if body == "0":
+            assert text == helpline
+            continue
+        assert text.startswith("In danger now? Call 999.\n") and text.count("Call 999") == 1, text
+        assert "0808 802 0300" in text and helpline.split(". Open")[0] in text
 
 
 def test_a_stored_thread_that_is_garbage_starts_fresh() -> None:
