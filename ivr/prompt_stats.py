@@ -88,12 +88,24 @@ def _pages(script: Script) -> Iterator[str]:
                     yield f"  {channel.measure(page):8}  {topic.name} page {number}"
 
 
-def opening(script: Script, now: datetime | None = None) -> list[tuple[str, float]]:
-    """Return what a new caller hears first, each with the seconds it takes to say."""
-    now = now or _an_open_moment(script)
+def offers_helpline(text: str) -> bool:
+    """Say whether a prompt offers the helpline ("press 0")."""
+    return bool(OFFERS_HELPLINE.search(text))
+
+
+def opening(script: Script, now: datetime | None = None, lang: str | None = None) -> list[tuple[str, float]]:
+    """Return what a new caller hears first, each with the seconds it takes to say.
+
+    With several languages, lang adds what a caller who chooses it hears next.
+    """
+    now = now or an_open_moment(script)
     wpm = script.service.voice.words_per_minute
     reply = engine.start_call(script, now)
-    return [(say.text, say_seconds(say.text, wpm)) for say in reply.says]
+    says = list(reply.says)
+    if lang in script.languages and reply.call.node == engine.LANGUAGE:
+        key = str(list(script.languages).index(lang) + 1)
+        says += engine.answer(script, reply.call, engine.Heard(digits=key), now).says
+    return [(say.text, say_seconds(say.text, wpm)) for say in says]
 
 
 def opening_lines(script: Script) -> Iterator[str]:
@@ -103,7 +115,7 @@ def opening_lines(script: Script) -> Iterator[str]:
     for text, seconds in said:
         total += seconds
         danger_ends = total if danger_ends is None else danger_ends
-        if offered is None and OFFERS_HELPLINE.search(text):
+        if offered is None and offers_helpline(text):
             offered = total
     yield f"\nthe opening of a call (at {script.service.voice.words_per_minute} words a minute)"
     yield f"  {danger_ends or 0:8.1f}  s until the 999 notice has been said"
@@ -114,7 +126,8 @@ def opening_lines(script: Script) -> Iterator[str]:
     yield f"  {total:8.1f}  s for the whole first menu"
 
 
-def _an_open_moment(script: Script) -> datetime:
+def an_open_moment(script: Script) -> datetime:
+    """Return the next half hour when the helpline is open (now, if it never opens in the coming fortnight)."""
     moment = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     for hour in range(24 * 14):
         candidate = moment + timedelta(hours=hour, minutes=30)

@@ -374,3 +374,42 @@ def test_an_unreadable_operators_file_hides_the_console_and_says_where(
     client = make_app(OPERATORS="", OPERATORS_FILE=str(path)).test_client()
     assert client.get("/console/login").status_code == 404
     assert f"{path}:1: not a 'name:hash' entry" in ivr_log()
+
+
+def test_the_line_shows_the_opening_the_engine_says_with_the_stats_figures(
+    make_app: Callable[..., object], prompts_copy: Path
+) -> None:
+    """The picture's opening is what a caller hears (999, the helpline, then the languages), as ivr check times it.
+
+    `{helpline}` is allowed in `language.choose`; the picture once formatted that line by hand and failed on it.
+    """
+    from ivr import engine, prompt_stats
+    from ivr.script import load
+
+    welsh = prompts_copy / "cy-GB"
+    welsh.mkdir()
+    (welsh / "menu.yaml").write_text(
+        (prompts_copy / "en-GB" / "menu.yaml").read_text()
+        .replace("name: English", "name: Cymraeg").replace("keywords: [english]", "keywords: [cymraeg]")
+        .replace('sms_choose: "ENGLISH for English"', 'sms_choose: "CYMRAEG am Gymraeg"')
+        .replace('choose: "For English, press {key}."', 'choose: "Am Gymraeg, pwyswch {key}. {helpline_name}."')
+    )
+    script = load(prompts_copy).script
+    assert script is not None
+    client = make_app(OPERATORS=f"ann:{HASH}", PROMPTS_DIR=str(prompts_copy)).test_client()
+    _sign_in(client)
+    response = client.get("/console/line")
+    assert response.status_code == 200
+    opening = prompt_stats.opening(script, lang="cy-GB")
+    heard = [text for text, _ in opening]
+    assert heard[1] == "To talk to someone at the National Stalking Helpline, press 0.", "0 before the languages"
+    assert engine.start_call(script, prompt_stats.an_open_moment(script)).says[1].text == heard[1]
+    import html
+
+    shown = [html.unescape(text) for text in re.findall(r'<p class="said">(.*?)</p>', response.text)]
+    at = 0
+    for text in heard:  # in the order it is said (a borrowed line may be said twice)
+        at = shown.index(text, at) + 1
+    assert "Am Gymraeg, pwyswch 2. National Stalking Helpline." in shown
+    offered = re.search(r"first offered <strong>([\d.]+) seconds", response.text)
+    assert offered is not None and float(offered.group(1)) == round(opening[0][1] + opening[1][1], 1)

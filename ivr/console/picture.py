@@ -9,11 +9,11 @@ from typing import Any
 
 import yaml
 
-from .. import gsm
+from .. import gsm, prompt_stats
 from ..engine import HELPLINE_KEY, MENU_KEY, NEXT_KEYS, REPEAT_KEY, published_hours, topic_list
 from ..hours import opens_said, opens_written
 from ..prompt_files import Files, YamlProblem, parse_yaml
-from ..script import Language, Script, Topic, say_seconds, words_of
+from ..script import Language, Script, Topic, say_seconds
 
 # Plain names for the voice prompts whose key names are not plain enough on their own.
 LABELS = {
@@ -174,32 +174,39 @@ class _Builder:
         shown = {"title": "[the topic]", "key": "[its key]", "opens": self._opens_spoken(), "topics": topics, **values}
         text = self.script.fill(template, "voice", **shown)
         where = self.places.where(self.menu_files, "voice", name)
-        offers = "{helpline" in template or HELPLINE_KEY in words_of(text)
-        return Prompt(label or name, text, where, say_seconds(timed, self.wpm), offers_helpline=offers)
+        return Prompt(label or name, text, where, say_seconds(timed, self.wpm))
 
     def _opens_spoken(self) -> str:
         return opens_said(self.script.hours, self.now, self.language.when)
 
     def opening(self) -> list[Prompt]:
-        """What a new caller hears, in order, with a running total of seconds."""
-        said = [self.voice("danger", "999 notice")]
-        if len(self.script.languages) > 1:
-            said += [self._choose(index, other) for index, other in enumerate(self.script.languages.values(), 1)]
-        said.append(self.voice("welcome", "welcome"))
-        for topic in self.language.topics:
-            said.append(self.voice("menu_topic", f"menu: {topic.title}", title=topic.title, key=topic.key))
-        said.append(self.voice("menu_helpline", "menu: the helpline (open)"))
-        total = 0.0
-        for prompt in said:
-            total += prompt.seconds or 0.0
-            prompt.total = round(total, 1)
+        """What a caller who chooses this language hears first: the engine's own words, timed as `ivr check --stats`."""
+        known = self._opening_places()
+        said, total = [], 0.0
+        for text, seconds in prompt_stats.opening(self.script, lang=self.language.code):
+            label, where = known.get(text, ("", ""))
+            total += seconds
+            said.append(Prompt(label, text, where, seconds, total=round(total, 1),
+                               offers_helpline=prompt_stats.offers_helpline(text)))
         return said
 
-    def _choose(self, index: int, other: Language) -> Prompt:
-        files = [self.places.root / other.code / "menu.yaml"]
-        text = other.choose.format(key=index)
-        where = self.places.where(files, "language", "choose")
-        return Prompt(f"language: {other.name}", text, where, say_seconds(text, self.wpm))
+    def _opening_places(self) -> dict[str, tuple[str, str]]:
+        """Name each prompt an opening can say, filled as the engine fills it, with its file:line."""
+        script, root, known = self.script, self.places.root, {}
+        for index, language in enumerate(script.languages.values(), start=1):
+            files = [root / language.code / "menu.yaml", root / script.default.code / "menu.yaml"]
+            voice = language.voice
+            prompts = [
+                (voice.danger, {}, "999 notice", ("voice", "danger")),
+                (voice.welcome, {"topics": topic_list(language)}, "welcome", ("voice", "welcome")),
+                *((voice.menu_topic, {"title": topic.title, "key": topic.key}, f"menu: {topic.title}",
+                   ("voice", "menu_topic")) for topic in language.topics),
+                (voice.menu_helpline, {}, "menu: the helpline (open)", ("voice", "menu_helpline")),
+                (language.choose, {"key": str(index)}, f"language: {language.name}", ("language", "choose")),
+            ]
+            for template, values, label, loc in prompts:
+                known.setdefault(script.fill(template, "voice", **values), (label, self.places.where(files, *loc)))
+        return known
 
     def keys(self) -> list[tuple[str, str, str]]:
         """Each key a caller can press, what it does, and the words that do the same."""
