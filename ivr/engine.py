@@ -191,7 +191,7 @@ def _entering(script: Script, language: Language, call: Call, move: Call, now: d
     starts = move.node == TOPIC and (call.node != TOPIC or call.topic != move.topic)
     if not starts or script.hours.is_open(now):
         return ()
-    return (_say(language, script.fill(language.voice.menu_helpline_closed, "voice")),)
+    return (_said(script, language, language.voice.menu_helpline_closed),)
 
 
 def dial_result(script: Script, call: Call, status: str, now: datetime) -> VoiceReply:
@@ -199,8 +199,8 @@ def dial_result(script: Script, call: Call, status: str, now: datetime) -> Voice
     language = script.language(call.lang)
     call = replace(call, lang=language.code, misses=0)
     if status in DIAL_CONNECTED:
-        words = script.fill(language.voice.transfer_done, "voice")
-        return VoiceReply((_say(language, words),), Hangup(), call, "transfer:completed")
+        return VoiceReply((_said(script, language, language.voice.transfer_done),), Hangup(), call,
+                          "transfer:completed")
     outcome = status if status in DIAL_OUTCOMES else "failed"
     message = {
         "busy": language.voice.busy,
@@ -214,8 +214,7 @@ def dial_result(script: Script, call: Call, status: str, now: datetime) -> Voice
 def goodbye(script: Script, call: Call) -> VoiceReply:
     """Give the number and end the call kindly."""
     language = script.language(call.lang)
-    words = script.fill(language.voice.goodbye, "voice")
-    return VoiceReply((_say(language, words),), Hangup(), call, "goodbye")
+    return VoiceReply((_said(script, language, language.voice.goodbye),), Hangup(), call, "goodbye")
 
 
 def _gone(script: Script, language: Language, call: Call) -> bool:
@@ -364,10 +363,9 @@ def _helpline(script: Script, call: Call, now: datetime, before: tuple[Say, ...]
         closed = _render(script, replace(call, node=CLOSED, misses=0), now, before)
         return replace(closed, event="transfer:closed")
     language = script.language(call.lang)
-    words = script.fill(language.voice.transfer, "voice")
-    voice = script.service.voice
-    dial = Dial(script.service.helpline.e164, voice.dial_timeout)
-    return VoiceReply((*before, _say(language, words)), dial, replace(call, node=DIAL, misses=0), "transfer")
+    dial = Dial(script.service.helpline.e164, script.service.voice.dial_timeout)
+    says = (*before, _said(script, language, language.voice.transfer))
+    return VoiceReply(says, dial, replace(call, node=DIAL, misses=0), "transfer")
 
 
 def _render(
@@ -437,7 +435,7 @@ def _language_menu(script: Script, call: Call, now: datetime, before: tuple[Say,
     """Offer the helpline (0), then each language in its own words."""
     default = script.default
     offer = default.voice.menu_helpline if script.hours.is_open(now) else default.voice.menu_helpline_closed
-    says = [*before, _say(default, script.fill(offer, "voice"))]
+    says = [*before, _said(script, default, offer)]
     for index, language in enumerate(script.languages.values(), start=1):
         says.append(_say(language, script.fill(language.choose, "voice", key=str(index))))
     hints = tuple(word for language in script.languages.values() for word in language.keywords)
