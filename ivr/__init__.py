@@ -16,8 +16,7 @@ from flask import Flask, g, request
 from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 
-from . import config, fallback, logs, twiml
-from .channels import from_sender
+from . import config, logs, twiml
 from .config import ConfigError
 from .live import CHECK_SECONDS, LiveScript
 from .snapshot import Snapshot
@@ -83,13 +82,7 @@ def _never_a_500(error: Exception) -> Any:
 
         return fallback_document(), 200, {"Content-Type": "text/xml"}
     if request.path.startswith("/sms"):
-        return fallback.sms_twiml(_text_channel()), 200, {"Content-Type": "text/xml"}
+        from .web.sms import fallback_document as text_fallback
+
+        return text_fallback(), 200, {"Content-Type": "text/xml"}
     return {"status": "error"}, 500
-
-
-def _text_channel() -> str:
-    """Name the channel of a text whose webhook failed, from its sender; SMS if even that cannot be read."""
-    try:
-        return from_sender(request.form.get("From", "")[:64]).name
-    except Exception:  # noqa: BLE001 - the fallback must answer whatever the request holds
-        return "sms"

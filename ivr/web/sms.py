@@ -70,7 +70,16 @@ def incoming() -> Response:
 @bp.post("/fallback")
 def fallback_text() -> Response:
     """Text the helpline number and 999; needs no Redis and no prompt files."""
-    return answer_with(fallback.sms_twiml(channels.from_sender(field("From", 64)).name))
+    return answer_with(fallback_document())
+
+
+def fallback_document() -> str:
+    """The fixed text fallback, in the words for the sender's channel (SMS if even that cannot be read)."""
+    try:
+        channel = channels.from_sender(field("From", 64)).name
+    except Exception:  # noqa: BLE001 - the fallback must answer whatever the request holds
+        channel = "sms"
+    return fallback.sms_twiml(channel)
 
 
 def _load(counter: str | None, window: int, key: str | None) -> tuple[int, dict[str, Any] | None]:
