@@ -191,7 +191,8 @@ class _Report:
 
     def _parse(self, rel: str) -> dict[str, Any] | None:
         if not self.files.has(rel):
-            self.add(rel, (), "file is missing", reason="file is missing")
+            if not any(problem.path == self.files.display(rel) for problem in self.problems):  # else: unreadable
+                self.add(rel, (), "file is missing", reason="file is missing")
             return None
         try:
             data, self.nodes[rel] = parse_yaml(self.files.texts[rel])
@@ -322,16 +323,16 @@ def load(root: Path | str) -> Loaded:
                           "service.yaml", False, "prompts folder not found")
         return Loaded(None, [problem])
     files, problems = read_folder(root)
-    loaded = load_files(files)
-    loaded.problems[:0] = problems
-    if problems and loaded.script is not None:
-        loaded.script = None  # a file that could not be read is an error, as on the line
-    return loaded
+    return load_files(files, problems)
 
 
-def load_files(files: Files) -> Loaded:
-    """Build a script from prompt texts already read (the folder, or a snapshot of it); never raises."""
+def load_files(files: Files, unread: list[Problem] | None = None) -> Loaded:
+    """Build a script from prompt texts already read (the folder, or a snapshot of it); never raises.
+
+    unread names files that could not be read: each is an error, so no script is built.
+    """
     report = _Report(files)
+    report.problems.extend(unread or ())
     try:
         script = _build(files, report)
     except Exception as error:  # noqa: BLE001 - nothing in a prompt file may raise out of the loader
