@@ -318,14 +318,20 @@ def test_the_line_shows_problems_with_file_and_line(make_app: Callable[..., obje
     assert re.search(r"stalking\.yaml:\d+", page)
 
 
-def test_every_language_folder_is_shown(make_app: Callable[..., object], prompts_copy: Path) -> None:
-    welsh = prompts_copy / "cy-GB"
+def add_welsh(prompts: Path, choose: str = "For English, press {key}.") -> None:
+    """Add a cy-GB folder: the English menu under a Welsh name, with its own choose line."""
+    welsh = prompts / "cy-GB"
     welsh.mkdir()
     (welsh / "menu.yaml").write_text(
-        (prompts_copy / "en-GB" / "menu.yaml").read_text()
+        (prompts / "en-GB" / "menu.yaml").read_text()
         .replace("name: English", "name: Cymraeg").replace("keywords: [english]", "keywords: [cymraeg]")
         .replace('sms_choose: "ENGLISH for English"', 'sms_choose: "CYMRAEG am Gymraeg"')
+        .replace('choose: "For English, press {key}."', f'choose: "{choose}"')
     )
+
+
+def test_every_language_folder_is_shown(make_app: Callable[..., object], prompts_copy: Path) -> None:
+    add_welsh(prompts_copy)
     client = make_app(OPERATORS=f"ann:{HASH}", PROMPTS_DIR=str(prompts_copy)).test_client()
     _sign_in(client)
     page = client.get("/console/line").text
@@ -386,14 +392,7 @@ def test_the_line_shows_the_opening_the_engine_says_with_the_stats_figures(
     from ivr import engine, prompt_stats
     from ivr.script import load
 
-    welsh = prompts_copy / "cy-GB"
-    welsh.mkdir()
-    (welsh / "menu.yaml").write_text(
-        (prompts_copy / "en-GB" / "menu.yaml").read_text()
-        .replace("name: English", "name: Cymraeg").replace("keywords: [english]", "keywords: [cymraeg]")
-        .replace('sms_choose: "ENGLISH for English"', 'sms_choose: "CYMRAEG am Gymraeg"')
-        .replace('choose: "For English, press {key}."', 'choose: "Am Gymraeg, pwyswch {key}. {helpline_name}."')
-    )
+    add_welsh(prompts_copy, choose="Am Gymraeg, pwyswch {key}. {helpline_name}.")
     script = load(prompts_copy).script
     assert script is not None
     client = make_app(OPERATORS=f"ann:{HASH}", PROMPTS_DIR=str(prompts_copy)).test_client()
