@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from . import engine
 from .channels import CHANNELS, Channel
@@ -25,6 +25,7 @@ SEARCH_HOURS = 24 * 21
 KEYS = tuple("0123456789*#") + ("", "12")
 DIAL_STATUSES = (*DIAL_OUTCOMES, "something-new")  # and one Twilio might add
 MAX_STATES = 5000
+R = TypeVar("R", engine.VoiceReply, engine.TextReply)
 
 
 class _Failed(Exception):
@@ -122,14 +123,23 @@ def _phrases(script: Script, call: Call) -> list[str]:
 
 
 def _voice(where: str, move: Callable[..., engine.VoiceReply], *args: Any) -> engine.VoiceReply:
+    return _attempt(f"on a call {where}", move, *args)
+
+
+def _text(where: str, move: Callable[..., engine.TextReply], *args: Any) -> engine.TextReply:
+    return _attempt(f"on a text {where}", move, *args)
+
+
+def _attempt(where: str, move: Callable[..., R], *args: Any) -> R:
+    """Make one answer; anything that goes wrong, or an answer that is not words, is a problem to report."""
     try:
         reply = move(*args)
-        for say in reply.says:
-            if not isinstance(say.text, str):
-                raise TypeError("a prompt is not words")
+        said = [say.text for say in reply.says] if isinstance(reply, engine.VoiceReply) else [reply.text or ""]
+        if not all(isinstance(text, str) for text in said):
+            raise TypeError("a prompt is not words")
         return reply
     except Exception as error:  # noqa: BLE001 - any failure is a problem to report, not to raise
-        raise _Failed(f"on a call {where}", error) from None
+        raise _Failed(where, error) from None
 
 
 def walk_texts(script: Script, now: datetime) -> Iterator[engine.TextReply]:
@@ -166,16 +176,6 @@ def _page_through(
         where = f"to {body!r} in {thread.lang} on {channel.label}"
         reply = _text(where, engine.reply_to_text, script, thread, body, now, channel)
         yield reply
-        if reply.thread is None or reply.event not in ("more",) and not reply.event.startswith("topic:"):
+        if reply.thread is None or reply.event != "more" and not reply.event.startswith("topic:"):
             return
         thread, body = reply.thread, "more"
-
-
-def _text(where: str, move: Callable[..., engine.TextReply], *args: Any) -> engine.TextReply:
-    try:
-        reply = move(*args)
-        if reply.text is not None and not isinstance(reply.text, str):
-            raise TypeError("a reply is not words")
-        return reply
-    except Exception as error:  # noqa: BLE001 - any failure is a problem to report, not to raise
-        raise _Failed(f"on a text {where}", error) from None
