@@ -517,3 +517,19 @@ def test_random_placeholders_are_refused_by_the_check_or_answer_everywhere(tmp_p
         shutil.rmtree(root.parent)
 
     variation()
+
+
+@pytest.mark.parametrize("move", ["goodbye", "limited_text"])
+def test_an_answer_the_rehearsal_cannot_make_is_a_problem_not_a_crash(
+    script: object, monkeypatch: pytest.MonkeyPatch, move: str
+) -> None:
+    from ivr import engine
+    from ivr.rehearsal import rehearse
+
+    def broken(*_: object) -> object:
+        raise KeyError("hours")
+
+    monkeypatch.setattr(engine, move, broken)
+    problems = rehearse(script)
+    assert [p.reason for p in problems] == ["a prompt cannot be said"]
+    assert "{hours} where the line does not fill it in" in str(problems[0])
